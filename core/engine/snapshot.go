@@ -18,6 +18,7 @@ const (
 	StateOffline                         // no session; RetryAt says when the next try is
 	StateEnrollmentRejected              // the coordinator said auth_failed; Reason says why
 	StateNoBackends                      // no enabled, healthy model to offer
+	StateNeedsEnrollment                 // not enrolled yet and no enrollment code to send
 )
 
 func (s State) String() string {
@@ -36,6 +37,8 @@ func (s State) String() string {
 		return "enrollment rejected"
 	case StateNoBackends:
 		return "no backends found"
+	case StateNeedsEnrollment:
+		return "needs enrollment code"
 	}
 	return "unknown"
 }

@@ -1,0 +1,50 @@
+# Use Pod Agent. `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/usepod-agent
+VERSION := $(shell sed -n 's/^Version *= *"\(.*\)"/\1/p' FyneApp.toml)
+LDFLAGS := -X usepod.ai/agent/core/version.Version=$(VERSION)
+# The engine and CLI build without cgo/Fyne under this tag.
+HEADLESS_TAGS := nogui
+
+.DEFAULT_GOAL := help
+.PHONY: help deps build build-headless run test test-go test-fuzz test-e2e bench demo demo-replay lint clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+deps: ## install the system packages the build and tests need (Debian/Ubuntu; asks for sudo when not root)
+	@packaging/scripts/deps.sh
+
+build: deps ## build the desktop app into bin/usepod-agent
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) .
+
+build-headless: ## build the agent without the desktop UI (no cgo needed)
+	CGO_ENABLED=0 $(GO) build -tags $(HEADLESS_TAGS) -ldflags "$(LDFLAGS)" -o $(BIN)-headless .
+
+run: build ## set up, build and open the desktop app
+	./$(BIN)
+
+test: deps test-go test-fuzz ## set up and run every test (vet, race tests, fuzz, keychain, desktop end-to-end)
+
+test-go:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 -timeout 10m ./...
+
+test-fuzz: ## a short fuzz run of the inbound frame decoder and the SSE scanner
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./core/coordinator/
+	$(GO) test -run '^$$' -fuzz '^FuzzSSE$$' -fuzztime 10s ./core/backend/
+
+bench: ## relay benchmarks against a direct client (see BENCHMARKS.md)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./core/relaybench/
+
+demo: build-headless ## run the agent against a local coordinator that dispatches a job every few seconds
+	@packaging/scripts/demo.sh
+
+demo-replay: build-headless ## the demo with a replayed llama.cpp server, for machines without an inference server
+	@DEMO_REPLAY=1 packaging/scripts/demo.sh
+
+clean: ## remove build outputs
+	rm -rf bin dist
+
+-include packaging/packaging.mk

@@ -1,0 +1,65 @@
+package app
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// maxLogBytes caps the log file; when it is reached the file is moved to
+// agent.log.1 (replacing the previous one) and a new one is started, so the
+// logs never hold more than twice this.
+const maxLogBytes = 10 << 20
+
+// logFile is a size-capped append-only log file. Safe for concurrent use.
+type logFile struct {
+	mu   sync.Mutex // guards f and size
+	path string
+	f    *os.File
+	size int64
+}
+
+func openLogFile(path string) (*logFile, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("log folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open log file: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open log file: %w", err)
+	}
+	return &logFile{path: path, f: f, size: st.Size()}, nil
+}
+
+func (l *logFile) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.size+int64(len(p)) > maxLogBytes {
+		l.rotateLocked()
+	}
+	n, err := l.f.Write(p)
+	l.size += int64(n)
+	return n, err
+}
+
+func (l *logFile) rotateLocked() {
+	l.f.Close()
+	os.Rename(l.path, l.path+".1")
+	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		// Keep writing somewhere rather than lose the logs: reopen the old name.
+		f, _ = os.OpenFile(l.path+".1", os.O_WRONLY|os.O_APPEND, 0o600)
+	}
+	l.f, l.size = f, 0
+}
+
+func (l *logFile) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Close()
+}

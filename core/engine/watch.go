@@ -1,0 +1,165 @@
+package engine
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"usepod.ai/agent/core/backend"
+)
+
+// publishEvery is the longest a snapshot goes unrefreshed: the "earning"
+// to "waiting" switch and the day's totals depend on the clock alone.
+const publishEvery = 30 * time.Second
+
+// Watch returns a channel of snapshots. The first value is the full current
+// state; after that a slow reader gets the newest snapshot, never a
+// backlog, and never blocks the engine. The channel closes when ctx ends.
+func (e *Engine) Watch(ctx context.Context) <-chan Snapshot {
+	ch := make(chan Snapshot, 1)
+	e.mu.Lock()
+	ch <- e.snapshotLocked()
+	e.watchers[ch] = struct{}{}
+	e.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		e.mu.Lock()
+		delete(e.watchers, ch)
+		close(ch)
+		e.mu.Unlock()
+	})
+	return ch
+}
+
+// Snapshot returns the current state.
+func (e *Engine) Snapshot() Snapshot {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.snapshotLocked()
+}
+
+// publish asks the publisher to send a fresh snapshot. It never blocks.
+func (e *Engine) publish() {
+	select {
+	case e.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// publishLoop coalesces publish requests, refreshes the earnings from the
+// ledger when a job has ended, and hands each watcher the newest snapshot.
+func (e *Engine) publishLoop(ctx context.Context) {
+	t := time.NewTicker(publishEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.dirty:
+		case <-t.C:
+			e.mu.Lock()
+			e.ledgerDirty = true
+			e.mu.Unlock()
+		}
+		e.refreshEarnings(ctx)
+		e.mu.Lock()
+		s := e.snapshotLocked()
+		for ch := range e.watchers {
+			select { // newest wins: drop the unread one
+			case <-ch:
+			default:
+			}
+			ch <- s
+		}
+		e.mu.Unlock()
+	}
+}
+
+func (e *Engine) refreshEarnings(ctx context.Context) {
+	e.mu.Lock()
+	dirty := e.ledgerDirty
+	e.ledgerDirty = false
+	e.mu.Unlock()
+	if !dirty {
+		return
+	}
+	now := e.opts.Now()
+	totals, err := e.opts.Ledger.Totals(ctx, now)
+	if err != nil {
+		e.log.Warn("could not read earnings", "err", err)
+		return
+	}
+	hourly, err := e.opts.Ledger.Hourly(ctx, now, 24)
+	if err != nil {
+		e.log.Warn("could not read hourly earnings", "err", err)
+		return
+	}
+	e.mu.Lock()
+	e.totals, e.hourly = totals, hourly
+	e.mu.Unlock()
+}
+
+// nextStateLocked derives the one state word from the facts.
+func (e *Engine) nextStateLocked(inFlight int) State {
+	switch {
+	case !e.want:
+		return StatePaused
+	case e.id != nil && !e.canEnrollLocked():
+		return StateNeedsEnrollment
+	case e.sess == nil && e.authReason != "":
+		return StateEnrollmentRejected
+	case len(e.offerableLocked()) == 0 && inFlight == 0:
+		return StateNoBackends
+	case e.sess == nil && !e.retryAt.IsZero():
+		return StateOffline
+	case e.sess == nil:
+		return StateConnecting
+	case inFlight > 0 || (!e.lastJobAt.IsZero() && e.opts.Now().Sub(e.lastJobAt) < earningWindow):
+		return StateEarning
+	}
+	return StateWaiting
+}
+
+func (e *Engine) snapshotLocked() Snapshot {
+	inFlight := e.jobs.InFlight()
+	s := Snapshot{
+		State:        e.nextStateLocked(inFlight),
+		Reason:       e.authReason,
+		RetryAt:      e.retryAt,
+		Coordinator:  e.cfg.Coordinator.URL,
+		JobsInFlight: inFlight,
+		JobsServed:   e.jobs.Served(),
+		Earnings:     e.totals,
+		Hourly:       slices.Clone(e.hourly),
+		LastError:    e.lastErr,
+		LastErrorAt:  e.lastErrAt,
+		KeyWhere:     e.opts.KeyStore.Where(),
+	}
+	if e.id != nil {
+		s.ProviderID, s.PublicKey = e.id.ProviderID, e.id.PublicBase64()
+	}
+	for _, h := range e.healths {
+		b := BackendStatus{Kind: h.Server.Kind, URL: h.Server.URL, Healthy: h.Healthy, Models: len(h.Models)}
+		if h.Err != nil {
+			b.Error = h.Err.Error()
+		}
+		s.Backends = append(s.Backends, b)
+	}
+	for id, r := range e.routes {
+		p := e.cfg.PriceFor(id)
+		s.Models = append(s.Models, ModelStatus{
+			ID: id, Backend: r.server.Kind, BackendURL: r.server.URL, ContextWindow: r.contextWindow,
+			Healthy: r.healthy, Enabled: e.cfg.ModelEnabled(id), Offered: e.offeredSet[id],
+			InputPer1M: p.InputPer1M, OutputPer1M: p.OutputPer1M,
+		})
+	}
+	slices.SortFunc(s.Models, func(a, b ModelStatus) int { return strings.Compare(a.ID, b.ID) })
+	return s
+}
+
+// Backends reports the last probe of every inference server.
+func (e *Engine) Backends() []backend.Health {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.healths)
+}

@@ -1,0 +1,253 @@
+// Package jobs serves the coordinator's jobs: routing by model, the
+// concurrency limit, deadlines, cancel, and the relay of backend bytes as
+// job_chunk frames, ending each job with exactly one terminal frame.
+package jobs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"usepod.ai/agent/core/backend"
+	"usepod.ai/agent/core/coordinator"
+	"usepod.ai/agent/core/ledger"
+)
+
+// Route is where a model's jobs go and what they earn.
+type Route struct {
+	Server      backend.Server
+	InputPer1M  int64
+	OutputPer1M int64
+}
+
+// Streamer runs one streaming request against a backend. It blocks until
+// the stream ends; see backend.Client.Stream.
+type Streamer interface {
+	Stream(ctx context.Context, s backend.Server, f backend.Format, body []byte, onChunk func([]byte) error) (backend.Result, error)
+}
+
+// Sender queues frames to the coordinator; see coordinator.Session.
+type Sender interface {
+	Send(ctx context.Context, frame []byte) error
+	SendJSON(ctx context.Context, v any) error
+}
+
+// Recorder keeps finished jobs; see ledger.Ledger. Record blocks until the
+// entry is durable.
+type Recorder interface {
+	Record(ctx context.Context, e ledger.Entry) error
+}
+
+// Manager runs jobs. It lives as long as the agent; each job runs under the
+// context of the session that brought it, so a disconnect aborts it.
+type Manager struct {
+	Streamer Streamer
+	// Lookup resolves a model id to its route; false when no enabled,
+	// healthy backend serves it.
+	Lookup func(model string) (Route, bool)
+	// MaxConcurrent is the current limit of jobs in flight.
+	MaxConcurrent func() int
+	Ledger        Recorder
+	Now           func() time.Time
+	Log           *slog.Logger
+	// OnChange is called (without locks held) when a job starts or ends.
+	OnChange func()
+	// OnLedgerError is called when a finished job could not be recorded.
+	OnLedgerError func(error)
+
+	Stats Stats
+
+	mu      sync.Mutex // guards running and idle
+	running map[string]context.CancelCauseFunc
+	idle    chan struct{} // closed while nothing runs
+	served  int64
+}
+
+// errCancelled is the cause of a job stopped by job_cancel.
+var errCancelled = errors.New("cancelled by the coordinator")
+
+// Handle starts serving j, or refuses it with a job_error. It does not
+// block: the reader goroutine calls it.
+func (m *Manager) Handle(sessCtx context.Context, send Sender, j coordinator.Job) {
+	log := m.Log.With("job", j.JobID, "model", j.ModelID)
+	route, ok := m.Lookup(j.ModelID)
+	if !ok {
+		log.Info("refused job: model not offered")
+		go m.refuse(sessCtx, send, j, backend.CodeModelNotFound, fmt.Sprintf("model %q is not served by any enabled backend of this agent", j.ModelID))
+		return
+	}
+	limit := m.MaxConcurrent() // before m.mu: the callback takes the engine's lock
+	m.mu.Lock()
+	if m.running == nil {
+		m.running = map[string]context.CancelCauseFunc{}
+	}
+	if _, dup := m.running[j.JobID]; dup {
+		m.mu.Unlock()
+		log.Warn("dropped duplicate job frame for a job already running")
+		return
+	}
+	if len(m.running) >= limit {
+		m.mu.Unlock()
+		log.Info("refused job: at capacity", "limit", limit)
+		go m.refuse(sessCtx, send, j, "out_of_capacity", fmt.Sprintf("agent is serving its maximum of %d jobs", limit))
+		return
+	}
+	start := m.Now()
+	jctx, cancel := context.WithCancelCause(sessCtx)
+	jctx, cancelDeadline := context.WithDeadline(jctx, start.Add(j.Deadline))
+	m.running[j.JobID] = cancel
+	m.mu.Unlock()
+	m.changed()
+
+	go func() {
+		defer cancelDeadline()
+		m.serve(sessCtx, jctx, send, j, route, start, log)
+		m.mu.Lock()
+		delete(m.running, j.JobID)
+		if len(m.running) == 0 && m.idle != nil {
+			close(m.idle)
+			m.idle = nil
+		}
+		m.mu.Unlock()
+		cancel(nil)
+		m.changed()
+	}()
+}
+
+// Cancel stops a running job at once; no terminal frame is sent. Unknown
+// or finished jobs are ignored. It does not block.
+func (m *Manager) Cancel(jobID string) {
+	m.mu.Lock()
+	cancel, ok := m.running[jobID]
+	m.mu.Unlock()
+	if ok {
+		cancel(errCancelled)
+	}
+}
+
+// InFlight is the number of jobs running now.
+func (m *Manager) InFlight() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.running)
+}
+
+// Served is the number of job_done frames sent since start.
+func (m *Manager) Served() int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.served
+}
+
+// Wait blocks until no job runs, or ctx ends.
+func (m *Manager) Wait(ctx context.Context) error {
+	m.mu.Lock()
+	if len(m.running) == 0 {
+		m.mu.Unlock()
+		return nil
+	}
+	if m.idle == nil {
+		m.idle = make(chan struct{})
+	}
+	idle := m.idle
+	m.mu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *Manager) changed() {
+	if m.OnChange != nil {
+		m.OnChange()
+	}
+}
+
+func (m *Manager) refuse(ctx context.Context, send Sender, j coordinator.Job, code, msg string) {
+	m.Stats.add(outcome{at: m.Now(), errCode: code})
+	if err := send.SendJSON(ctx, coordinator.NewJobError(j.JobID, code, msg, 0)); err != nil {
+		m.Log.Debug("could not send job_error", "job", j.JobID, "err", err)
+	}
+}
+
+// serve runs one job to its end and sends its terminal frame, if any.
+func (m *Manager) serve(sessCtx, jctx context.Context, send Sender, j coordinator.Job, route Route, start time.Time, log *slog.Logger) {
+	format := backend.Format(j.Format)
+	var relayed int64
+	fail := func(code, msg string) {
+		if sessCtx.Err() != nil {
+			return // the session is gone: nobody to tell
+		}
+		m.Stats.add(outcome{at: m.Now(), duration: m.Now().Sub(start), errCode: code})
+		log.Info("job failed", "code", code, "err", msg, "bytes", relayed)
+		if err := send.SendJSON(sessCtx, coordinator.NewJobError(j.JobID, code, msg, relayed)); err != nil {
+			log.Debug("could not send job_error", "err", err)
+		}
+	}
+	body, err := backend.PrepareBody(format, j.ModelID, j.Request)
+	if err != nil {
+		fail(backend.CodeInternal, err.Error())
+		return
+	}
+	enc := coordinator.NewChunkEncoder(j.JobID)
+	res, err := m.Streamer.Stream(jctx, route.Server, format, body, func(b []byte) error {
+		if err := send.Send(jctx, enc.Encode(b)); err != nil {
+			return err
+		}
+		relayed += int64(len(b))
+		return nil
+	})
+	switch {
+	case errors.Is(context.Cause(jctx), errCancelled):
+		log.Info("job cancelled by the coordinator", "bytes", relayed)
+		return
+	case sessCtx.Err() != nil:
+		log.Info("job aborted: coordinator session ended", "bytes", relayed)
+		return
+	case errors.Is(jctx.Err(), context.DeadlineExceeded):
+		fail(backend.CodeTimeout, fmt.Sprintf("the job's deadline of %s passed", j.Deadline))
+		return
+	case err != nil:
+		fail(backend.CodeOf(err), errMessage(err))
+		return
+	}
+	d := m.Now().Sub(start)
+	entry := ledger.Entry{
+		At: m.Now(), JobID: j.JobID, Model: j.ModelID, Backend: route.Server.Kind,
+		InputTokens: res.Usage.Input, OutputTokens: res.Usage.Output,
+		InputPer1M: route.InputPer1M, OutputPer1M: route.OutputPer1M,
+		DurationMs: d.Milliseconds(),
+	}
+	// Record before reporting done: a job the coordinator knows as done is
+	// in the ledger even if the process dies right after.
+	if m.Ledger != nil {
+		if err := m.Ledger.Record(context.WithoutCancel(sessCtx), entry); err != nil {
+			log.Error("could not record earnings", "err", err)
+			if m.OnLedgerError != nil {
+				m.OnLedgerError(err)
+			}
+		}
+	}
+	m.Stats.add(outcome{at: m.Now(), duration: d, output: res.Usage.Output})
+	m.mu.Lock()
+	m.served++
+	m.mu.Unlock()
+	log.Info("job done", "input_tokens", res.Usage.Input, "output_tokens", res.Usage.Output, "ms", d.Milliseconds())
+	if err := send.SendJSON(sessCtx, coordinator.NewJobDone(j.JobID, res.Usage.Input, res.Usage.Output, d)); err != nil {
+		log.Warn("could not send job_done", "err", err)
+	}
+}
+
+// errMessage is the human text of a backend error, without its code prefix.
+func errMessage(err error) string {
+	var be *backend.Error
+	if errors.As(err, &be) {
+		return be.Message
+	}
+	return err.Error()
+}

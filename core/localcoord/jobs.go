@@ -1,0 +1,96 @@
+package localcoord
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+)
+
+// JobRequest is a job frame to dispatch.
+type JobRequest struct {
+	Type       string `json:"type"` // set by Dispatch
+	JobID      string `json:"job_id"`
+	ModelID    string `json:"model_id"`
+	Request    any    `json:"request"`
+	Format     string `json:"format,omitempty"`
+	DeadlineMs int64  `json:"deadline_ms,omitempty"`
+}
+
+// JobResult is everything the agent sent back for one job.
+type JobResult struct {
+	Body     []byte // the job_chunk payloads, decoded and joined in order
+	Chunks   int
+	Terminal Frame
+	Done     *JobDone  // set for job_done
+	Error    *JobError // set for job_error
+}
+
+// JobDone is a job_done frame as the coordinator reads it.
+type JobDone struct {
+	Tokens struct {
+		Input        int64 `json:"input"`
+		Output       int64 `json:"output"`
+		InputTokens  int64 `json:"input_tokens"`
+		OutputTokens int64 `json:"output_tokens"`
+	} `json:"tokens"`
+	DurationMs int64 `json:"duration_ms"`
+}
+
+// JobError is a job_error frame as the coordinator reads it.
+type JobError struct {
+	ErrorCode     string `json:"error_code"`
+	Message       string `json:"message"`
+	TokensEmitted int64  `json:"tokens_emitted"`
+}
+
+// Dispatch sends a job and waits for its terminal frame, collecting its
+// chunks. It blocks until then, ctx ends, or the connection closes.
+func (p *Provider) Dispatch(ctx context.Context, j JobRequest) (JobResult, error) {
+	j.Type = "job"
+	from := len(p.Frames())
+	if err := p.Send(ctx, j); err != nil {
+		return JobResult{}, fmt.Errorf("send job: %w", err)
+	}
+	term, idx, err := p.WaitFrame(ctx, from, Terminal(j.JobID))
+	if err != nil {
+		return JobResult{}, err
+	}
+	return p.collect(j.JobID, from, idx, term)
+}
+
+// Chunks returns the decoded chunk payloads of a job received so far.
+func (p *Provider) Chunks(jobID string) ([]byte, int, error) {
+	r, err := p.collect(jobID, 0, len(p.Frames()), Frame{})
+	return r.Body, r.Chunks, err
+}
+
+func (p *Provider) collect(jobID string, from, to int, term Frame) (JobResult, error) {
+	res := JobResult{Terminal: term}
+	frames := p.Frames()
+	for _, f := range frames[from:to] {
+		if f.JobID != jobID || f.Type != "job_chunk" {
+			continue
+		}
+		var c struct {
+			Data string `json:"data"`
+		}
+		if err := f.Decode(&c); err != nil {
+			return res, fmt.Errorf("job_chunk: %w", err)
+		}
+		b, err := base64.StdEncoding.DecodeString(c.Data)
+		if err != nil {
+			return res, fmt.Errorf("job_chunk data is not base64: %w", err)
+		}
+		res.Body = append(res.Body, b...)
+		res.Chunks++
+	}
+	switch term.Type {
+	case "job_done":
+		res.Done = new(JobDone)
+		return res, term.Decode(res.Done)
+	case "job_error":
+		res.Error = new(JobError)
+		return res, term.Decode(res.Error)
+	}
+	return res, nil
+}

@@ -1,0 +1,348 @@
+// Package localcoord is a local stand-in for the closed Use Pod coordinator:
+// a real WebSocket server that speaks exactly the frames of PROTOCOL.md.
+// The tests drive it frame by frame, and `make demo` runs it so someone
+// without a Use Pod account can watch the agent serve and earn.
+package localcoord
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/coder/websocket"
+	"github.com/google/uuid"
+)
+
+// Options configure the server.
+type Options struct {
+	// EnrollmentCodes are the codes it accepts; empty accepts any code
+	// that starts with "POD-ENROLL-".
+	EnrollmentCodes []string
+	// RejectReason, when set, answers every auth_response with auth_failed.
+	RejectReason string
+	// FirstFrame, when set, is sent instead of auth_challenge (to test a
+	// broken handshake).
+	FirstFrame []byte
+	Log        *slog.Logger
+}
+
+// Server accepts provider connections. Safe for concurrent use.
+type Server struct {
+	opts Options
+	log  *slog.Logger
+
+	mu        sync.Mutex        // guards the fields below
+	providers map[string]string // base64 public key -> provider_id
+	conns     []*Provider
+	connected chan *Provider // each authenticated connection, in order
+	opts2     *Options       // live override set by SetOptions
+}
+
+// New returns a server; serve it with Handler().
+func New(o Options) *Server {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{opts: o, log: o.Log, providers: map[string]string{}, connected: make(chan *Provider, 64)}
+}
+
+// SetRejectReason changes the auth answer for later handshakes ("" accepts).
+func (s *Server) SetRejectReason(reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.RejectReason = reason
+}
+
+// ProviderIDFor returns the provider id registered for a public key.
+func (s *Server) ProviderIDFor(pubkey string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.providers[pubkey]
+}
+
+// Handler serves the provider endpoint (any path).
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
+
+// Next waits for the next authenticated provider connection.
+func (s *Server) Next(ctx context.Context) (*Provider, error) {
+	select {
+	case p := <-s.connected:
+		return p, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for provider: %w", ctx.Err())
+	}
+}
+
+// Providers lists every authenticated connection so far.
+func (s *Server) Providers() []*Provider {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*Provider(nil), s.conns...)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	c, err := websocket.Accept(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(64 << 20)
+	ctx := r.Context()
+	s.mu.Lock()
+	o := s.opts
+	s.mu.Unlock()
+
+	if o.FirstFrame != nil {
+		c.Write(ctx, websocket.MessageText, o.FirstFrame)
+		c.Read(ctx) // hold until the agent gives up
+		return
+	}
+	nonce := make([]byte, 32)
+	rand.Read(nonce)
+	ch, _ := json.Marshal(map[string]string{"type": "auth_challenge", "nonce": base64.StdEncoding.EncodeToString(nonce)})
+	if err := c.Write(ctx, websocket.MessageText, ch); err != nil {
+		return
+	}
+	_, data, err := c.Read(ctx)
+	if err != nil {
+		return
+	}
+	var resp struct {
+		Type           string `json:"type"`
+		Pubkey         string `json:"pubkey"`
+		Signature      string `json:"signature"`
+		AgentVersion   string `json:"agent_version"`
+		EnrollmentCode string `json:"enrollment_code"`
+	}
+	fail := func(reason string) {
+		b, _ := json.Marshal(map[string]string{"type": "auth_failed", "reason": reason})
+		c.Write(ctx, websocket.MessageText, b)
+		c.Close(websocket.StatusPolicyViolation, "auth failed")
+	}
+	if err := json.Unmarshal(data, &resp); err != nil || resp.Type != "auth_response" {
+		fail("expected auth_response")
+		return
+	}
+	pub, err1 := base64.StdEncoding.DecodeString(resp.Pubkey)
+	sig, err2 := base64.StdEncoding.DecodeString(resp.Signature)
+	if err1 != nil || err2 != nil || len(pub) != ed25519.PublicKeySize || !ed25519.Verify(pub, nonce, sig) {
+		fail("bad signature")
+		return
+	}
+	if o.RejectReason != "" {
+		fail(o.RejectReason)
+		return
+	}
+	s.mu.Lock()
+	id, known := s.providers[resp.Pubkey]
+	s.mu.Unlock()
+	if resp.EnrollmentCode != "" {
+		if !s.codeValid(o, resp.EnrollmentCode) {
+			fail("invalid enrollment code")
+			return
+		}
+		if !known {
+			id = uuid.NewString()
+		}
+	} else if !known {
+		fail("unknown provider: enroll with a code from your dashboard")
+		return
+	}
+	s.mu.Lock()
+	s.providers[resp.Pubkey] = id
+	s.mu.Unlock()
+	ok, _ := json.Marshal(map[string]string{"type": "auth_ok", "provider_id": id})
+	if err := c.Write(ctx, websocket.MessageText, ok); err != nil {
+		return
+	}
+	p := newProvider(c, id, resp.Pubkey, resp.EnrollmentCode, resp.AgentVersion)
+	s.mu.Lock()
+	s.conns = append(s.conns, p)
+	s.mu.Unlock()
+	select {
+	case s.connected <- p:
+	default:
+	}
+	p.readLoop(ctx)
+}
+
+func (s *Server) codeValid(o Options, code string) bool {
+	if len(o.EnrollmentCodes) == 0 {
+		return strings.HasPrefix(code, "POD-ENROLL-")
+	}
+	for _, c := range o.EnrollmentCodes {
+		if c == code {
+			return true
+		}
+	}
+	return false
+}
+
+// Frame is one frame the agent sent after auth_ok.
+type Frame struct {
+	Type  string
+	JobID string
+	Raw   []byte
+}
+
+// Decode unmarshals the frame into v.
+func (f Frame) Decode(v any) error { return json.Unmarshal(f.Raw, v) }
+
+// Provider is one authenticated agent connection.
+type Provider struct {
+	ID             string
+	PubKey         string
+	EnrollmentCode string // as sent in auth_response ("" when none)
+	AgentVersion   string
+
+	conn *websocket.Conn
+
+	mu     sync.Mutex // guards frames and closed
+	frames []Frame
+	closed error
+	wake   chan struct{} // closed and replaced whenever frames or closed change
+}
+
+func newProvider(c *websocket.Conn, id, pub, code, version string) *Provider {
+	return &Provider{ID: id, PubKey: pub, EnrollmentCode: code, AgentVersion: version, conn: c, wake: make(chan struct{})}
+}
+
+func (p *Provider) readLoop(ctx context.Context) {
+	for {
+		_, data, err := p.conn.Read(ctx)
+		p.mu.Lock()
+		if err != nil {
+			p.closed = err
+		} else {
+			var head struct {
+				Type  string `json:"type"`
+				JobID string `json:"job_id"`
+			}
+			json.Unmarshal(data, &head)
+			p.frames = append(p.frames, Frame{Type: head.Type, JobID: head.JobID, Raw: data})
+		}
+		close(p.wake)
+		p.wake = make(chan struct{})
+		p.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Send writes one frame to the agent: a []byte as is, anything else as JSON.
+func (p *Provider) Send(ctx context.Context, v any) error {
+	b, ok := v.([]byte)
+	if !ok {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return err
+		}
+	}
+	return p.conn.Write(ctx, websocket.MessageText, b)
+}
+
+// SendBinary writes a binary frame, which the protocol does not use.
+func (p *Provider) SendBinary(ctx context.Context, b []byte) error {
+	return p.conn.Write(ctx, websocket.MessageBinary, b)
+}
+
+// Drop closes the connection abruptly, like a coordinator crash.
+func (p *Provider) Drop() { p.conn.CloseNow() }
+
+// CloseNormal closes with a normal closure, like a coordinator deploy.
+func (p *Provider) CloseNormal() { p.conn.Close(websocket.StatusGoingAway, "restarting") }
+
+// Frames returns every frame received so far, in order.
+func (p *Provider) Frames() []Frame {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Frame(nil), p.frames...)
+}
+
+// ErrClosed is returned by waits once the connection has ended.
+var ErrClosed = errors.New("provider connection closed")
+
+// WaitFrame waits for the first frame at index >= from that matches, and
+// returns it with its index.
+func (p *Provider) WaitFrame(ctx context.Context, from int, match func(Frame) bool) (Frame, int, error) {
+	for {
+		p.mu.Lock()
+		for i := from; i < len(p.frames); i++ {
+			if match(p.frames[i]) {
+				f := p.frames[i]
+				p.mu.Unlock()
+				return f, i, nil
+			}
+		}
+		from = len(p.frames)
+		closed, wake := p.closed, p.wake
+		p.mu.Unlock()
+		if closed != nil {
+			return Frame{}, 0, fmt.Errorf("%w: %v", ErrClosed, closed)
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return Frame{}, 0, fmt.Errorf("wait for frame: %w", ctx.Err())
+		}
+	}
+}
+
+// Closed waits until the connection ends and returns how it ended.
+func (p *Provider) Closed(ctx context.Context) error {
+	for {
+		p.mu.Lock()
+		closed, wake := p.closed, p.wake
+		p.mu.Unlock()
+		if closed != nil {
+			return closed
+		}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// OfType matches frames of one type.
+func OfType(t string) func(Frame) bool { return func(f Frame) bool { return f.Type == t } }
+
+// Terminal matches the job_done or job_error of one job.
+func Terminal(jobID string) func(Frame) bool {
+	return func(f Frame) bool { return f.JobID == jobID && (f.Type == "job_done" || f.Type == "job_error") }
+}
+
+// Capabilities is the capabilities frame as the coordinator reads it.
+type Capabilities struct {
+	Models []struct {
+		ModelID       string `json:"model_id"`
+		InputPer1M    int64  `json:"input_per_1m"`
+		OutputPer1M   int64  `json:"output_per_1m"`
+		MaxConcurrent int    `json:"max_concurrent"`
+		Backend       string `json:"backend"`
+		ContextWindow int    `json:"context_window"`
+	} `json:"models"`
+	Limits struct {
+		MaxConcurrentTotal int  `json:"max_concurrent_total"`
+		MaxTokensPerMinute *int `json:"max_tokens_per_minute"`
+	} `json:"limits"`
+}
+
+// ModelIDs lists the offered models.
+func (c Capabilities) ModelIDs() []string {
+	ids := make([]string, len(c.Models))
+	for i, m := range c.Models {
+		ids[i] = m.ModelID
+	}
+	return ids
+}
