@@ -137,6 +137,7 @@ func (c *cli) openAgent(ctx context.Context, rf runFlags) (*agent, int) {
 // runHeadless serves until SIGINT or SIGTERM, then lets running jobs finish
 // (bounded) and exits 0.
 func runHeadless(ctx context.Context, a *agent) int {
+	defer startProfile(a.log)()
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	runCtx, cancelRun := context.WithCancel(context.Background())

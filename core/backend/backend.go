@@ -65,10 +65,14 @@ const (
 // Error is a failed backend call with its job_error code.
 type Error struct {
 	Code    string
-	Message string
+	Message string // for the job_error message: plain words, with the backend's own text when it gave one
+	Err     error  // the underlying cause, if any (e.g. context.DeadlineExceeded)
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+// Unwrap returns the underlying cause, so errors.Is sees through an Error.
+func (e *Error) Unwrap() error { return e.Err }
 
 // CodeOf returns the job_error code of err, "internal" when it carries none.
 func CodeOf(err error) string {

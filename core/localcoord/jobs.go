@@ -1,8 +1,8 @@
 package localcoord
 
 import (
+	"bytes"
 	"context"
-	"encoding/base64"
 	"fmt"
 )
 
@@ -71,15 +71,9 @@ func (p *Provider) collect(jobID string, from, to int, term Frame) (JobResult, e
 		if f.JobID != jobID || f.Type != "job_chunk" {
 			continue
 		}
-		var c struct {
-			Data string `json:"data"`
-		}
-		if err := f.Decode(&c); err != nil {
-			return res, fmt.Errorf("job_chunk: %w", err)
-		}
-		b, err := base64.StdEncoding.DecodeString(c.Data)
+		b, err := chunkData(f.Raw)
 		if err != nil {
-			return res, fmt.Errorf("job_chunk data is not base64: %w", err)
+			return res, fmt.Errorf("job_chunk data: %w", err)
 		}
 		res.Body = append(res.Body, b...)
 		res.Chunks++
@@ -93,4 +87,37 @@ func (p *Provider) collect(jobID string, from, to int, term Frame) (JobResult, e
 		return res, term.Decode(res.Error)
 	}
 	return res, nil
+}
+
+// ChunkPayload decodes a job_chunk frame's data.
+func ChunkPayload(f Frame) ([]byte, error) { return chunkData(f.Raw) }
+
+// DispatchCounting sends a job and waits for its terminal frame like
+// Dispatch, but only counts the payload bytes instead of decoding them: the
+// throughput benchmark uses it so that the stand-in coordinator is not what
+// it measures.
+func (p *Provider) DispatchCounting(ctx context.Context, j JobRequest) (term Frame, payload int64, err error) {
+	j.Type = "job"
+	from := len(p.Frames())
+	if err := p.Send(ctx, j); err != nil {
+		return Frame{}, 0, fmt.Errorf("send job: %w", err)
+	}
+	term, idx, err := p.WaitFrame(ctx, from, Terminal(j.JobID))
+	if err != nil {
+		return Frame{}, 0, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	const key = `,"data":"`
+	for _, f := range p.frames[from:idx] {
+		if f.JobID != j.JobID || f.Type != "job_chunk" {
+			continue
+		}
+		i := bytes.Index(f.Raw, []byte(key))
+		b64 := f.Raw[i+len(key) : len(f.Raw)-2]
+		n := len(b64) / 4 * 3
+		n -= bytes.Count(b64[max(len(b64)-2, 0):], []byte("="))
+		payload += int64(n)
+	}
+	return term, payload, nil
 }

@@ -1,0 +1,205 @@
+package relaybench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"usepod.ai/agent/core/localcoord"
+)
+
+// TestAgentBinaryRelaysUnchanged runs the real headless binary once: the
+// coordinator receives exactly the backend's bytes, and the agent exits 0
+// on SIGINT. It also proves the benchmark rig measures what it claims.
+func TestAgentBinaryRelaysUnchanged(t *testing.T) {
+	requireLinux(t)
+	r := newRig(t, 8)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	p := benchParams{Chunks: 50, IntervalUs: 1000, Pad: 20}
+	res, err := r.job(ctx, "smoke", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Done == nil || res.Done.Tokens.Output != 50 || res.Done.Tokens.Input != 10 {
+		t.Fatalf("terminal = %s", res.Terminal.Raw)
+	}
+	if lat := r.latencies("smoke"); len(lat) != 50 {
+		t.Fatalf("%d chunk latencies, want 50", len(lat))
+	}
+	_, _, n, err := direct(ctx, r.backend.URL, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if int64(len(res.Body)) != n || !bytes.HasSuffix(res.Body, []byte("data: [DONE]\n\n")) {
+		t.Fatalf("relayed %d bytes, direct read %d", len(res.Body), n)
+	}
+}
+
+// BenchmarkPacedChunkLatency: one stream at 200 chunks/s, the added
+// latency per chunk (agent minus direct, at the same percentile).
+func BenchmarkPacedChunkLatency(b *testing.B) {
+	requireLinux(b)
+	r := newRig(b, 8)
+	p := benchParams{Chunks: 400, IntervalUs: 5000, Pad: 24}
+	ctx := context.Background()
+	var agent, plain []time.Duration
+	for i := 0; b.Loop(); i++ {
+		id := fmt.Sprintf("paced-%d", i)
+		if _, err := r.job(ctx, id, p); err != nil {
+			b.Fatal(err)
+		}
+		agent = append(agent, r.latencies(id)...)
+		lat, _, _, err := direct(ctx, r.backend.URL, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		plain = append(plain, lat...)
+	}
+	for _, q := range []int{50, 99} {
+		b.ReportMetric(float64(pct(agent, q)-pct(plain, q))/1e3, fmt.Sprintf("added_p%d_µs", q))
+		b.ReportMetric(float64(pct(agent, q))/1e3, fmt.Sprintf("agent_p%d_µs", q))
+		b.ReportMetric(float64(pct(plain, q))/1e3, fmt.Sprintf("direct_p%d_µs", q))
+	}
+}
+
+// BenchmarkTimeToFirstChunk: from the job frame to the first chunk at the
+// coordinator, against a direct request's time to first byte.
+func BenchmarkTimeToFirstChunk(b *testing.B) {
+	requireLinux(b)
+	r := newRig(b, 8)
+	p := benchParams{Chunks: 1, Pad: 24}
+	ctx := context.Background()
+	var agent, plain []time.Duration
+	for i := 0; b.Loop(); i++ {
+		id := fmt.Sprintf("ttfc-%d", i)
+		start := time.Now()
+		if _, err := r.job(ctx, id, p); err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range r.p.Frames() {
+			if f.JobID == id && f.Type == "job_chunk" {
+				agent = append(agent, f.At.Sub(start))
+				break
+			}
+		}
+		_, ttfb, _, err := direct(ctx, r.backend.URL, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		plain = append(plain, ttfb)
+	}
+	b.ReportMetric(float64(pct(agent, 50)-pct(plain, 50))/1e3, "added_ttfc_p50_µs")
+	b.ReportMetric(float64(pct(agent, 50))/1e3, "agent_ttfc_p50_µs")
+	b.ReportMetric(float64(pct(plain, 50))/1e3, "direct_ttfb_p50_µs")
+}
+
+// Benchmark256Streams: 256 concurrent paced streams through the agent,
+// then the same directly; wall time, the agent's CPU and peak memory.
+func Benchmark256Streams(b *testing.B) {
+	requireLinux(b)
+	const streams = 256
+	r := newRig(b, streams)
+	p := benchParams{Chunks: 200, IntervalUs: 5000, Pad: 24}
+	ctx := context.Background()
+	var agentWall, directWall time.Duration
+	var agentCPU time.Duration
+	for i := 0; b.Loop(); i++ {
+		cpu0, _ := procCPU(r.cmd.Process.Pid)
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make(chan error, streams)
+		for s := range streams {
+			wg.Go(func() {
+				res, err := r.job(ctx, fmt.Sprintf("c%d-%d", i, s), p)
+				if err == nil && res.Done == nil {
+					err = fmt.Errorf("job failed: %s", res.Terminal.Raw)
+				}
+				if err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		agentWall += time.Since(start)
+		cpu1, _ := procCPU(r.cmd.Process.Pid)
+		agentCPU += cpu1 - cpu0
+		select {
+		case err := <-errs:
+			b.Fatal(err)
+		default:
+		}
+		start = time.Now()
+		for range streams {
+			wg.Go(func() {
+				if _, _, _, err := direct(ctx, r.backend.URL, p); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		directWall += time.Since(start)
+	}
+	_, rss := procCPU(r.cmd.Process.Pid)
+	n := float64(b.N)
+	b.ReportMetric(agentWall.Seconds()/n, "agent_wall_s")
+	b.ReportMetric(directWall.Seconds()/n, "direct_wall_s")
+	b.ReportMetric(100*(agentWall.Seconds()/directWall.Seconds()-1), "wall_overhead_%")
+	b.ReportMetric(agentCPU.Seconds()/n, "agent_cpu_s")
+	b.ReportMetric(float64(rss)/1024, "agent_peak_rss_MiB")
+}
+
+// BenchmarkUnpacedThroughput: one stream as fast as the backend can write,
+// through the agent and directly.
+func BenchmarkUnpacedThroughput(b *testing.B) {
+	requireLinux(b)
+	r := newRig(b, 8)
+	p := benchParams{Chunks: 100000, Pad: 200} // about 30 MB
+	ctx := context.Background()
+	var agentBytes, directBytes int64
+	var agentTime, directTime time.Duration
+	for i := 0; b.Loop(); i++ {
+		start := time.Now()
+		term, n, err := r.p.DispatchCounting(ctx, localcoord.JobRequest{JobID: fmt.Sprintf("bulk-%d", i), ModelID: "bench",
+			DeadlineMs: 600000, Request: map[string]any{"messages": []any{}, "bench": p}})
+		if err != nil || term.Type != "job_done" {
+			b.Fatalf("%v %s", err, term.Raw)
+		}
+		agentTime += time.Since(start)
+		agentBytes += n
+		start = time.Now()
+		_, _, n, err = direct(ctx, r.backend.URL, p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		directTime += time.Since(start)
+		directBytes += n
+	}
+	am := float64(agentBytes) / agentTime.Seconds() / 1e6
+	dm := float64(directBytes) / directTime.Seconds() / 1e6
+	b.ReportMetric(am, "agent_MB/s")
+	b.ReportMetric(dm, "direct_MB/s")
+	b.ReportMetric(am/dm, "ratio")
+}
+
+// BenchmarkIdleAgentCPU: the connected agent with nothing to do, over 10 s
+// per iteration (heartbeats every 15 s and discovery every minute included
+// over a long enough run).
+func BenchmarkIdleAgentCPU(b *testing.B) {
+	requireLinux(b)
+	r := newRig(b, 8)
+	time.Sleep(time.Second) // let start-up settle
+	var cpu, wall time.Duration
+	for b.Loop() {
+		c0, _ := procCPU(r.cmd.Process.Pid)
+		start := time.Now()
+		time.Sleep(10 * time.Second)
+		c1, _ := procCPU(r.cmd.Process.Pid)
+		cpu += c1 - c0
+		wall += time.Since(start)
+	}
+	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "idle_cpu_%_of_core")
+}
