@@ -1,0 +1,213 @@
+package ui
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"usepod.ai/agent/core/engine"
+)
+
+// The dashboard's default size: room for the two cards side by side and a
+// few model rows without scrolling.
+var dashboardSize = fyne.NewSize(960, 680)
+
+// dashboard is the main window: a status header with the Start/Pause
+// button, then the earnings, hardware and models cards.
+type dashboard struct {
+	u   *UI
+	win fyne.Window
+
+	icon     *widget.Icon
+	title    *widget.Label
+	detail   *widget.RichText
+	toggle   *widget.Button
+	settings *widget.Button // its label says what to fix there, when something needs fixing
+
+	earnings *earningsCard
+	hardware *hardwareCard
+	models   *modelsCard
+
+	last    engine.Snapshot // the snapshot on screen; UI goroutine only
+	visible atomic.Bool     // the window is shown; read by the hardware goroutine
+}
+
+// dashboard returns the dashboard, creating its window on first use.
+func (u *UI) dashboard() *dashboard {
+	if u.dash == nil {
+		u.dash = newDashboard(u)
+	}
+	return u.dash
+}
+
+func newDashboard(u *UI) *dashboard {
+	d := &dashboard{
+		u:        u,
+		win:      u.app.NewWindow("Use Pod Agent"),
+		icon:     widget.NewIcon(nil),
+		title:    widget.NewLabel("Starting…"),
+		detail:   secondaryText("", theme.SizeNameText),
+		earnings: newEarningsCard(),
+		hardware: newHardwareCard(u),
+		models:   newModelsCard(u),
+	}
+	d.title.SizeName = theme.SizeNameHeadingText
+	d.title.TextStyle.Bold = true
+	d.title.Wrapping = fyne.TextWrapWord
+	d.detail.Wrapping = fyne.TextWrapWord
+
+	d.toggle = widget.NewButton("Pause earning", d.onToggle)
+	d.toggle.Importance = widget.HighImportance
+	d.settings = widget.NewButtonWithIcon("Settings", theme.SettingsIcon(), u.ShowSettings)
+	settings := d.settings
+
+	// The Start/Pause button is the one action most people want; it gets a
+	// generous fixed size so it does not jump as its label changes.
+	bigToggle := container.NewStack(fixedSize(200, 48), d.toggle)
+	actions := container.NewHBox(container.NewCenter(settings), bigToggle)
+
+	// The title has the full width to itself, so its wrapping depends only
+	// on the window's width (a long rejection reason wraps; the buttons'
+	// changing labels never squeeze it). The detail and the buttons share
+	// the line below; the detail lines up under the title's text.
+	const dot = 24
+	iconBox := container.NewCenter(container.NewStack(fixedSize(dot, dot), d.icon))
+	titleRow := container.NewBorder(nil, nil, iconBox, nil, d.title)
+	detailRow := container.NewBorder(nil, nil, fixedSize(dot, 0), actions, d.detail)
+	header := container.New(layout.NewCustomPaddedVBoxLayout(0), titleRow, detailRow)
+
+	cards := container.NewGridWithColumns(2, d.earnings.card, d.hardware.card)
+	body := container.NewVBox(header, widget.NewSeparator(), cards, d.models.card)
+	d.win.SetContent(container.NewVScroll(container.NewPadded(body)))
+	d.win.Resize(dashboardSize)
+	d.installCloseIntercept()
+	d.apply(engine.Snapshot{State: engine.StateConnecting}, u.now())
+	return d
+}
+
+// fixedSize is an invisible rectangle that gives a stack a minimum size.
+func fixedSize(w, h float32) fyne.CanvasObject {
+	r := canvas.NewRectangle(nil)
+	r.SetMinSize(fyne.NewSize(w, h))
+	return r
+}
+
+// installCloseIntercept decides what closing the window means: with a
+// visible tray icon it hides the window (the agent keeps earning and the
+// tray brings it back); without one it quits, since a hidden window could
+// not be found again.
+func (d *dashboard) installCloseIntercept() {
+	d.win.SetCloseIntercept(d.closeRequested)
+}
+
+// closeRequested runs when the user closes the window.
+func (d *dashboard) closeRequested() {
+	if d.u.TrayAvailable() {
+		d.hide()
+		return
+	}
+	d.u.quit()
+}
+
+// hide hides the window and lets the sampler slow down.
+func (d *dashboard) hide() {
+	d.win.Hide()
+	d.visible.Store(false)
+	if d.u.hw != nil {
+		d.u.hw.SetVisible(false)
+	}
+}
+
+// onToggle asks the engine to start or pause. The label changes when the
+// engine's next snapshot says so, not here, so it never shows a state the
+// engine has not reached.
+func (d *dashboard) onToggle() {
+	if wantsToEarn(d.last) {
+		d.u.eng.Pause()
+	} else {
+		d.u.eng.Start()
+	}
+}
+
+// apply shows a snapshot; UI goroutine only.
+func (d *dashboard) apply(s engine.Snapshot, now time.Time) {
+	d.last = s
+	d.applyHeader(now)
+	d.earnings.apply(s, now)
+	d.models.apply(s)
+}
+
+// applyHeader redraws the status header; the offline countdown calls it
+// every second.
+func (d *dashboard) applyHeader(now time.Time) {
+	s := d.last
+	d.title.SetText(statusText(s, now))
+	setText(d.detail, statusDetail(s))
+	d.icon.SetResource(stateIcon(s))
+	d.settings.SetText(settingsLabel(s))
+	d.toggle.SetText(toggleLabel(s))
+	if wantsToEarn(s) {
+		d.toggle.SetIcon(theme.MediaPauseIcon())
+	} else {
+		d.toggle.SetIcon(theme.MediaPlayIcon())
+	}
+}
+
+// stateIcon is the icon beside the header: a green dot while connected, a
+// pause sign, a spinner-like refresh while connecting, and the theme's
+// warning or error sign when something needs attention.
+func stateIcon(s engine.Snapshot) fyne.Resource {
+	switch s.State {
+	case engine.StatePaused:
+		return theme.MediaPauseIcon()
+	case engine.StateConnecting:
+		return theme.ViewRefreshIcon()
+	}
+	switch statusTone(s) {
+	case toneGood:
+		return theme.NewSuccessThemedResource(theme.MediaRecordIcon())
+	case toneWarning:
+		return theme.NewWarningThemedResource(theme.WarningIcon())
+	case toneError:
+		return theme.NewErrorThemedResource(theme.ErrorIcon())
+	}
+	return theme.InfoIcon()
+}
+
+// watch is the dashboard's goroutine: it applies every snapshot and, while
+// offline, redraws the header each second for the countdown; every minute
+// it redraws the earnings, whose rate and chart move with the clock.
+func (d *dashboard) watch(ctx context.Context) {
+	snaps := d.u.eng.Watch(ctx)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	offline := false
+	ticks := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case s, ok := <-snaps:
+			if !ok {
+				return
+			}
+			offline = s.State == engine.StateOffline
+			d.u.do(func() { d.apply(s, d.u.now()) })
+		case <-tick.C:
+			ticks++
+			switch {
+			case ticks%60 == 0:
+				d.u.do(func() { d.apply(d.last, d.u.now()) })
+			case offline:
+				d.u.do(func() { d.applyHeader(d.u.now()) })
+			}
+		}
+	}
+}

@@ -1,0 +1,323 @@
+// Package ui is the desktop face of the agent: the tray menu, the dashboard
+// window, the settings window and desktop notifications, built with Fyne.
+//
+// Threading: Fyne callbacks run on the UI goroutine. Each surface (tray,
+// dashboard, hardware card, notifier) has one goroutine that reads its own
+// Engine.Watch channel and applies what it read inside fyne.Do; no other
+// goroutine touches a widget. Calls that may block (Detect, UpdateConfig,
+// SetModelEnabled, the Actions callbacks) run on a fresh goroutine and report
+// back through fyne.Do.
+//
+// What the widgets show is computed by the plain functions in present.go
+// and notify.go, tested without a display. ui/internal/preview runs the
+// windows against a scripted engine for looking at them.
+package ui
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/driver/desktop"
+
+	"usepod.ai/agent/core/backend"
+	"usepod.ai/agent/core/config"
+	"usepod.ai/agent/core/engine"
+)
+
+// Engine is what the UI needs from core/engine.
+type Engine interface {
+	// Watch returns a channel of snapshots; the first is the full state. A
+	// slow reader gets the newest snapshot; the engine never blocks on it.
+	// The channel is closed when ctx is cancelled.
+	Watch(ctx context.Context) <-chan engine.Snapshot
+	// Start makes the agent want to earn. It must not block: the UI calls it
+	// on the UI goroutine and learns the outcome from the next snapshot.
+	Start()
+	// Pause stops taking new jobs and lets running ones finish. Like Start,
+	// it must not block.
+	Pause()
+	// SetModelEnabled switches a model on or off, persisted, and re-sends
+	// the capabilities. It may block; the UI calls it off the UI goroutine.
+	SetModelEnabled(model string, on bool) error
+	// UpdateConfig validates edit's result, saves and applies it. An invalid
+	// config is not saved and the error carries the field errors (see
+	// fieldErrorer). It may block.
+	UpdateConfig(edit func(*config.Config)) error
+	// Config returns a copy of the current configuration. It must not block.
+	Config() config.Config
+	// Detect probes the default ports of the known inference servers. It
+	// blocks up to a few seconds.
+	Detect(ctx context.Context) []backend.Health
+}
+
+// fieldErrorer is an error that names the fields it is about, keyed by
+// their dotted config path ("coordinator.url", "backends[1].url"). The
+// settings window shows each message next to its field. config's
+// *ValidationError is read directly; this covers errors of other kinds.
+type fieldErrorer interface {
+	FieldErrors() map[string]string
+}
+
+// HardwareSource is what the hardware card reads; core/telemetry's sampler
+// is adapted to it in app/.
+type HardwareSource interface {
+	// Latest is the newest sample. It must not block.
+	Latest() HardwareView
+	// History is the last few minutes of samples, oldest first, for the
+	// sparklines. It must not block.
+	History() []HardwareView
+	// SetVisible says whether the dashboard is on screen, so the sampler can
+	// sample often while someone looks and rarely otherwise.
+	SetVisible(visible bool)
+}
+
+// HardwareView is one telemetry sample as the hardware card shows it.
+type HardwareView struct {
+	At         time.Time
+	GPUs       []GPUView
+	CPUPercent float64 // 0..100, all cores together
+	MemUsed    uint64  // bytes of system RAM
+	MemTotal   uint64  // bytes; 0 when unknown
+	// Err is the sampler's error. With no other data the card says
+	// "unavailable"; with some data it shows what there is and the reason.
+	Err error
+}
+
+// GPUView is one GPU in a sample. The Has* flags say which readings the
+// device reported; a missing reading is left out rather than shown as 0.
+type GPUView struct {
+	Index       int
+	Name        string
+	UtilPercent float64 // 0..100
+	HasUtil     bool
+	MemUsed     uint64 // bytes
+	MemTotal    uint64 // bytes
+	HasMem      bool
+	TempC       float64
+	HasTemp     bool
+	PowerW      float64
+	PowerLimitW float64 // 0 when unknown
+	HasPower    bool
+}
+
+// Actions are the app's callbacks. Every one may be nil: the matching
+// control is then hidden or falls back as documented.
+type Actions struct {
+	// Quit drains the running jobs and exits the app (it is expected to end
+	// by cancelling the context given to Run). It may block; it is called
+	// off the UI goroutine. Nil quits the Fyne app at once.
+	Quit func()
+	// SetLaunchAtLogin registers or removes the login item. It is called
+	// off the UI goroutine when the user changes the setting, before the
+	// config is saved; an error leaves the setting and the config unchanged.
+	// Nil hides the checkbox.
+	SetLaunchAtLogin func(on bool) error
+	// Import reads the command-line agent's agent.toml and identity.key
+	// (either path may be empty) into this agent's config and key store.
+	// It may block; it is called off the UI goroutine. Nil hides the button.
+	Import func(agentTomlPath, identityKeyPath string) error
+	// Notify, when set, receives every desktop notification instead of
+	// fyne.App.SendNotification (for logging or another channel). It is
+	// called off the UI goroutine.
+	Notify func(title, body string)
+}
+
+// UI owns the windows and the tray. Create it with New before the Fyne app
+// runs, then call Run on the main goroutine.
+type UI struct {
+	app     fyne.App
+	eng     Engine
+	hw      HardwareSource
+	actions Actions
+	log     *slog.Logger
+
+	// Seams for tests; New sets the real ones.
+	do       func(func())         // runs a function on the UI goroutine (fyne.Do)
+	async    func(func())         // runs a blocking call off the UI goroutine (go f())
+	now      func() time.Time     // the clock for countdowns and charts
+	trayHost func() bool          // whether a tray host shows our icon
+	notify   func(n notification) // sends one desktop notification
+
+	hasTray atomic.Bool // last answer of trayHost; read by the window's close intercept
+
+	// Windows and surfaces, created lazily and touched only on the UI goroutine.
+	dash     *dashboard
+	settings *settingsWindow
+	tray     *tray
+
+	wg sync.WaitGroup // the surface goroutines started by Run
+}
+
+// New builds the UI and, when the app supports one, sets up the system tray;
+// call it before the Fyne app runs, as the tray must exist by then. hw may be
+// nil when there is no telemetry. log may be nil.
+func New(a fyne.App, eng Engine, hw HardwareSource, actions Actions, log *slog.Logger) *UI {
+	return newUI(a, eng, hw, actions, log, trayHostPresent)
+}
+
+// newUI is New with the tray host check given, so tests need no D-Bus.
+func newUI(a fyne.App, eng Engine, hw HardwareSource, actions Actions, log *slog.Logger, trayHost func() bool) *UI {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	u := &UI{
+		app:      a,
+		eng:      eng,
+		hw:       hw,
+		actions:  actions,
+		log:      log.With("component", "ui"),
+		do:       fyne.Do,
+		async:    func(f func()) { go f() },
+		now:      time.Now,
+		trayHost: trayHost,
+	}
+	u.notify = u.sendNotification
+	u.hasTray.Store(u.detectTray())
+	if d, ok := a.(desktop.App); ok {
+		u.tray = newTray(u, d)
+	}
+	return u
+}
+
+// detectTray reports whether our tray icon can be seen: the app must support
+// a tray and, on Linux, a StatusNotifier host must be running.
+func (u *UI) detectTray() bool {
+	if _, ok := u.app.(desktop.App); !ok {
+		return false
+	}
+	return u.trayHost()
+}
+
+// TrayAvailable reports whether the tray icon can be seen, as of the last
+// check (at New and then every minute while running). Without one, closing
+// the dashboard quits the app instead of hiding the window where nobody
+// could bring it back, and Run shows the dashboard at start.
+func (u *UI) TrayAvailable() bool { return u.hasTray.Load() }
+
+// Run runs the Fyne app and the surfaces' goroutines until the app quits;
+// it must be called on the main goroutine. Cancelling ctx quits the app, so
+// Actions.Quit ends the app by cancelling the context it gave Run. Without a
+// tray the dashboard is shown at once.
+func (u *UI) Run(ctx context.Context) error {
+	surfaces, stop := context.WithCancel(ctx) // cancelling stops the surface goroutines
+	defer stop()
+	u.start(surfaces)
+	if !u.TrayAvailable() {
+		u.ShowDashboard()
+	}
+
+	// Quit the app when ctx ends, but never after the app's loop is gone:
+	// Fyne also quits on its own (SIGTERM, the last window closed), and
+	// closing windows of a stopped driver panics in GLFW.
+	var ran atomic.Bool
+	appDone := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			// Stop the surfaces first: a tray update queued after Quit
+			// would reach a systray whose D-Bus connection is closed, and
+			// godbus panics on that. Updates queued before run first.
+			stop()
+			u.wg.Wait()
+			u.do(func() {
+				if !ran.Load() {
+					u.app.Quit()
+				}
+			})
+		case <-appDone:
+		}
+	}()
+	u.app.Run()
+	ran.Store(true)
+	close(appDone)
+	stop()
+	u.wg.Wait()
+	return nil
+}
+
+// start launches one goroutine per surface.
+func (u *UI) start(ctx context.Context) {
+	u.goSurface(ctx, u.watchNotifications)
+	if u.tray != nil {
+		u.goSurface(ctx, u.tray.watch)
+		u.goSurface(ctx, u.watchTrayHost)
+	}
+	u.dashboard() // created now so its goroutines read the engine from the start
+	u.goSurface(ctx, u.dash.watch)
+	u.goSurface(ctx, u.dash.hardware.watch)
+}
+
+func (u *UI) goSurface(ctx context.Context, f func(context.Context)) {
+	u.wg.Add(1)
+	go func() {
+		defer u.wg.Done()
+		f(ctx)
+	}()
+}
+
+// watchTrayHost re-checks for a tray host now and then: on Linux one can
+// start or stop after we do (a shell extension toggled, a panel restarted).
+func (u *UI) watchTrayHost(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			u.hasTray.Store(u.detectTray())
+		}
+	}
+}
+
+// ShowDashboard shows the dashboard window and brings it to the front.
+// Call it on the UI goroutine (from a Fyne callback, or before Run).
+func (u *UI) ShowDashboard() {
+	d := u.dashboard()
+	d.win.Show()
+	d.win.RequestFocus()
+	d.visible.Store(true)
+	if u.hw != nil {
+		u.hw.SetVisible(true)
+	}
+}
+
+// ShowSettings opens the settings window, or brings it to the front when it
+// is already open. Call it on the UI goroutine.
+func (u *UI) ShowSettings() {
+	if u.settings != nil {
+		u.settings.win.Show()
+		u.settings.win.RequestFocus()
+		return
+	}
+	u.settings = newSettingsWindow(u)
+	u.settings.win.SetOnClosed(func() { u.settings = nil })
+	u.settings.win.Show()
+}
+
+// quit starts the app's orderly exit. It runs Actions.Quit off the UI
+// goroutine because draining jobs takes a while.
+func (u *UI) quit() {
+	if u.actions.Quit == nil {
+		u.app.Quit()
+		return
+	}
+	if u.dash != nil {
+		u.dash.win.Hide()
+	}
+	u.async(u.actions.Quit)
+}
+
+// sendNotification is the default notify: Actions.Notify when set, else the
+// desktop's notification service.
+func (u *UI) sendNotification(n notification) {
+	if u.actions.Notify != nil {
+		u.actions.Notify(n.Title, n.Body)
+		return
+	}
+	u.app.SendNotification(fyne.NewNotification(n.Title, n.Body))
+}
