@@ -99,6 +99,7 @@ type Engine struct {
 	kick        chan struct{} // wakes the session loop: want or config changed
 	dirty       chan struct{} // wakes the publisher
 	ledgerDirty bool
+	lastState   State // the state last published, for the state-change log line
 }
 
 // route is one servable model.
@@ -135,15 +136,16 @@ func New(o Options) (*Engine, error) {
 		o.BackendHTTP = &http.Client{}
 	}
 	e := &Engine{
-		opts:     o,
-		log:      o.Log.With("component", "engine"),
-		backends: &backend.Client{HTTP: o.BackendHTTP, Log: o.Log.With("component", "backend")},
-		cfg:      o.Config.Clone(),
-		want:     !o.StartPaused,
-		routes:   map[string]route{},
-		watchers: map[chan Snapshot]struct{}{},
-		kick:     make(chan struct{}, 1),
-		dirty:    make(chan struct{}, 1),
+		opts:      o,
+		log:       o.Log.With("component", "engine"),
+		backends:  &backend.Client{HTTP: o.BackendHTTP, Log: o.Log.With("component", "backend")},
+		cfg:       o.Config.Clone(),
+		want:      !o.StartPaused,
+		routes:    map[string]route{},
+		watchers:  map[chan Snapshot]struct{}{},
+		kick:      make(chan struct{}, 1),
+		dirty:     make(chan struct{}, 1),
+		lastState: -1,
 	}
 	e.jobs = &jobs.Manager{
 		Streamer:      e.backends,

@@ -64,6 +64,10 @@ func (e *Engine) publishLoop(ctx context.Context) {
 		e.refreshEarnings(ctx)
 		e.mu.Lock()
 		s := e.snapshotLocked()
+		if s.State != e.lastState {
+			e.log.Info("state changed", "state", s.State.String(), "was", e.lastState.String())
+			e.lastState = s.State
+		}
 		for ch := range e.watchers {
 			select { // newest wins: drop the unread one
 			case <-ch:
