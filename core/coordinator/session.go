@@ -83,6 +83,13 @@ type Session struct {
 	log          *slog.Logger
 	writeTimeout time.Duration
 
+	// wmu serialises socket writes and guards pending. Send writes a frame
+	// itself when nothing is queued (saving the hand-off to the writer
+	// goroutine, the largest part of the relay's added latency) and queues
+	// it otherwise, so frames from one goroutine never overtake each other.
+	wmu     sync.Mutex
+	pending int // frames queued in out and not yet written
+
 	out       chan []byte   // frames for the writer, in order
 	closeReq  chan struct{} // closed by Close: flush, then close normally
 	closeOnce sync.Once
@@ -267,16 +274,44 @@ func (s *Session) Send(ctx context.Context, frame []byte) error {
 		return ErrClosed
 	default:
 	}
+	s.wmu.Lock()
+	if s.pending == 0 {
+		err := s.write(frame)
+		s.wmu.Unlock()
+		if err != nil {
+			s.fail(err)
+			return ErrClosed
+		}
+		return nil
+	}
+	s.pending++
+	s.wmu.Unlock()
 	select {
 	case s.out <- frame:
 		return nil
 	case <-ctx.Done():
+		s.unqueue()
 		return ctx.Err()
 	case <-s.ctx.Done():
+		s.unqueue()
 		return ErrClosed
 	case <-s.closeReq:
+		s.unqueue()
 		return ErrClosed
 	}
+}
+
+// unqueue takes back the pending count of a frame that was never queued.
+func (s *Session) unqueue() {
+	s.wmu.Lock()
+	s.pending--
+	s.wmu.Unlock()
+}
+
+// fail ends the session after a write error.
+func (s *Session) fail(err error) {
+	s.cancel(err)
+	s.conn.CloseNow()
 }
 
 // SendJSON marshals v and queues it.
@@ -296,24 +331,23 @@ func (s *Session) Close() {
 	<-s.done
 }
 
-// writeLoop is the only writer of the socket.
+// writeLoop writes the queued frames; Send writes the others itself, under
+// the same lock.
 func (s *Session) writeLoop() {
 	defer close(s.done)
 	for {
 		select {
 		case f := <-s.out:
-			if err := s.write(f); err != nil {
-				s.cancel(err)
-				s.conn.CloseNow()
+			if err := s.writeQueued(f); err != nil {
+				s.fail(err)
 				return
 			}
 		case <-s.closeReq:
 			for {
 				select {
 				case f := <-s.out:
-					if err := s.write(f); err != nil {
-						s.cancel(err)
-						s.conn.CloseNow()
+					if err := s.writeQueued(f); err != nil {
+						s.fail(err)
 						return
 					}
 					continue
@@ -321,6 +355,8 @@ func (s *Session) writeLoop() {
 				}
 				break
 			}
+			s.wmu.Lock() // wait for a Send writing right now
+			s.wmu.Unlock()
 			s.conn.Close(websocket.StatusNormalClosure, "agent closing")
 			s.cancel(ErrClosed)
 			return
@@ -330,6 +366,14 @@ func (s *Session) writeLoop() {
 	}
 }
 
+func (s *Session) writeQueued(frame []byte) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.pending--
+	return s.write(frame)
+}
+
+// write sends one frame; the caller holds wmu.
 func (s *Session) write(frame []byte) error {
 	ctx, cancel := context.WithTimeout(s.ctx, s.writeTimeout)
 	defer cancel()

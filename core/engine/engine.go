@@ -76,7 +76,8 @@ type Engine struct {
 	backends *backend.Client
 	jobs     *jobs.Manager
 
-	cfgMu sync.Mutex // serialises UpdateConfig calls (validate, save, apply)
+	cfgMu  sync.Mutex // serialises UpdateConfig calls (validate, save, apply)
+	capsMu sync.Mutex // serialises capabilities sends, in the order computed
 
 	mu          sync.Mutex // guards the fields below
 	cfg         config.Config

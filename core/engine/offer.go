@@ -96,6 +96,11 @@ func (e *Engine) offerableLocked() []coordinator.CapabilityModel {
 // offerChanged recomputes what to offer and, on an open session, sends
 // capabilities when it differs from what was last sent.
 func (e *Engine) offerChanged() {
+	// capsMu, not mu, is held across the send: two changes reach the
+	// coordinator in order, and a slow socket never blocks a reader of the
+	// engine's state (the UI).
+	e.capsMu.Lock()
+	defer e.capsMu.Unlock()
 	e.mu.Lock()
 	models := e.offerableLocked()
 	key, _ := json.Marshal(struct {
@@ -123,13 +128,10 @@ func (e *Engine) offerChanged() {
 	if n := e.cfg.Limits.MaxTokensPerMinute; n > 0 {
 		caps.Limits.MaxTokensPerMinute = &n
 	}
-	// Queue while holding the lock, so two changes cannot reach the
-	// coordinator out of order. Send only blocks while the outbox is full;
-	// bound it so a stuck socket cannot hold the engine.
+	e.mu.Unlock()
 	ctx, cancel := context.WithTimeout(sess.Context(), 5*time.Second)
 	err := sess.SendJSON(ctx, caps)
 	cancel()
-	e.mu.Unlock()
 	if err != nil {
 		e.log.Warn("could not send capabilities", "err", err)
 	} else {
