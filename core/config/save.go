@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
+	"usepod.ai/agent/core/internal/atomicfile"
 
 	"github.com/BurntSushi/toml"
 )
@@ -38,64 +36,8 @@ func Save(path string, c Config) error {
 	if err := enc.Encode(c); err != nil {
 		return fmt.Errorf("encode config: %w", err)
 	}
-	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("save config: %w", err)
 	}
 	return nil
-}
-
-// rename is os.Rename; tests replace it to stop a save just before the
-// rename, as a crash would.
-var rename = os.Rename
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it,
-// makes it 0600 and renames it over path, then syncs the folder so the
-// rename itself survives a power cut. On failure the temporary file is
-// removed and path is untouched.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable. Windows cannot sync a folder, and
-// does not need to.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"usepod.ai/agent/core/internal/atomicfile"
 )
 
 // full sets every field, so a round trip proves each one is written and read.
@@ -136,14 +137,14 @@ func TestSaveIsAtomic(t *testing.T) {
 	// the old file must still be there, whole, and nothing else.
 	crash := errors.New("power cut")
 	var tmpSeen []byte
-	rename = func(from, to string) error {
+	atomicfile.Rename = func(from, to string) error {
 		if filepath.Dir(from) != dir || to != path {
 			t.Errorf("rename %s -> %s: not beside the target", from, to)
 		}
 		tmpSeen, _ = os.ReadFile(from)
 		return crash
 	}
-	t.Cleanup(func() { rename = os.Rename })
+	t.Cleanup(func() { atomicfile.Rename = os.Rename })
 
 	err := Save(path, full())
 	if !errors.Is(err, crash) {
@@ -158,7 +159,7 @@ func TestSaveIsAtomic(t *testing.T) {
 	}
 	assertOnlyFile(t, dir, "agent.toml")
 
-	rename = os.Rename
+	atomicfile.Rename = os.Rename
 	if err := Save(path, full()); err != nil {
 		t.Fatal(err)
 	}

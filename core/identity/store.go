@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"time"
+	"usepod.ai/agent/core/internal/atomicfile"
 )
 
 // KeyStore keeps the identity between runs. Load and Save block, on disk or
@@ -200,7 +201,7 @@ func (s *FileStore) Save(ctx context.Context, id *Identity) error {
 	}
 	data := id.MarshalKeyFile()
 	defer clear(data)
-	if err := writeFileAtomic(s.Path, data); err != nil {
+	if err := atomicfile.Write(s.Path, data, 0o600); err != nil {
 		return fmt.Errorf("save identity key: %w", err)
 	}
 	return nil
@@ -215,53 +216,4 @@ func (s *FileStore) Delete(ctx context.Context) error {
 		return fmt.Errorf("delete identity key: %w", err)
 	}
 	return nil
-}
-
-// rename is os.Rename; tests replace it to stop a save just before the
-// rename, as a crash would.
-var rename = os.Rename
-
-// writeFileAtomic writes data to a temporary file beside path, syncs it,
-// makes it 0600 and renames it over path, then syncs the folder. On failure
-// the temporary file is removed and path is untouched.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := rename(tmp, path); err != nil {
-		return err
-	}
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

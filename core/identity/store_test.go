@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"usepod.ai/agent/core/internal/atomicfile"
 
 	"github.com/zalando/go-keyring"
 )
@@ -213,7 +214,7 @@ func TestFileStoreSaveIsAtomic(t *testing.T) {
 	// old key stays whole and no temporary file is left.
 	crash := errors.New("power cut")
 	var written []byte
-	rename = func(from, to string) error {
+	atomicfile.Rename = func(from, to string) error {
 		if filepath.Dir(from) != dir || to != s.Path {
 			t.Errorf("rename %s -> %s: not beside the key", from, to)
 		}
@@ -223,7 +224,7 @@ func TestFileStoreSaveIsAtomic(t *testing.T) {
 		}
 		return crash
 	}
-	t.Cleanup(func() { rename = os.Rename })
+	t.Cleanup(func() { atomicfile.Rename = os.Rename })
 	next := newIdentity(t)
 	if err := s.Save(ctx, next); !errors.Is(err, crash) {
 		t.Fatalf("Save = %v, want the rename's error", err)
@@ -237,7 +238,7 @@ func TestFileStoreSaveIsAtomic(t *testing.T) {
 	assertOnlyFiles(t, dir, "identity.key")
 
 	// Replacing a looser file leaves a 0600 one and no temporary files.
-	rename = os.Rename
+	atomicfile.Rename = os.Rename
 	if runtime.GOOS != "windows" {
 		os.Chmod(s.Path, 0o644)
 	}
