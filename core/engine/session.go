@@ -120,7 +120,11 @@ func (e *Engine) serveSession(ctx context.Context, sess *coordinator.Session) {
 	e.connecting = false
 	e.authReason = ""
 	e.offered, e.offeredSet = "", nil // a new session always gets capabilities
+	paused := !e.want                 // Pause came while dialling
 	e.mu.Unlock()
+	if paused {
+		go e.closeWhenDrained(sess)
+	}
 	e.log.Info("connected to the coordinator", "provider_id", sess.ProviderID())
 	e.offerChanged()
 
