@@ -69,6 +69,8 @@ func statusText(s engine.Snapshot, now time.Time) string {
 			return "Enrollment code rejected: " + r
 		}
 		return "Enrollment code rejected"
+	case engine.StateNeedsEnrollment:
+		return "Enter your enrollment code to start earning"
 	case engine.StateNoBackends:
 		if allModelsSwitchedOff(s) {
 			return "All models are switched off — turn one on below"
@@ -129,6 +131,8 @@ func statusDetail(s engine.Snapshot) string {
 		return "Cannot reach " + hostOf(s.Coordinator)
 	case engine.StateEnrollmentRejected:
 		return "Paste a new enrollment code in Settings."
+	case engine.StateNeedsEnrollment:
+		return "Open Settings and paste the code from your Use Pod dashboard (POD-ENROLL-…)."
 	case engine.StateNoBackends:
 		if allModelsSwitchedOff(s) {
 			return "Nothing is offered to the coordinator while every model is off."
@@ -152,7 +156,7 @@ func statusTone(s engine.Snapshot) tone {
 	switch s.State {
 	case engine.StateEarning, engine.StateWaiting:
 		return toneGood
-	case engine.StateOffline, engine.StateNoBackends:
+	case engine.StateOffline, engine.StateNoBackends, engine.StateNeedsEnrollment:
 		return toneWarning
 	case engine.StateEnrollmentRejected:
 		return toneError
@@ -222,6 +226,8 @@ func trayItems(s engine.Snapshot) trayMenu {
 		word, m.Icon = "Enrollment code rejected", iconAttention
 	case engine.StateNoBackends:
 		word, m.Icon = "No inference server", iconAttention
+	case engine.StateNeedsEnrollment:
+		word, m.Icon = "Needs an enrollment code", iconAttention
 	default:
 		word, m.Icon = "Starting…", iconWaiting
 	}

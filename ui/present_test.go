@@ -43,6 +43,7 @@ func TestStatusText(t *testing.T) {
 		{"rejected no reason", engine.Snapshot{State: engine.StateEnrollmentRejected}, "Enrollment code rejected"},
 		{"no backends", engine.Snapshot{State: engine.StateNoBackends}, "No inference server found — start Ollama, LM Studio, llama.cpp or vLLM"},
 		{"all switched off", engine.Snapshot{State: engine.StateNoBackends, Models: []engine.ModelStatus{off, off}}, "All models are switched off — turn one on below"},
+		{"needs enrollment", engine.Snapshot{State: engine.StateNeedsEnrollment}, "Enter your enrollment code to start earning"},
 		{"unknown", engine.Snapshot{State: engine.State(99)}, "Starting…"},
 	}
 	for _, tt := range tests {

@@ -242,6 +242,7 @@ func (u *UI) Run(ctx context.Context) error {
 // start launches one goroutine per surface.
 func (u *UI) start(ctx context.Context) {
 	u.goSurface(ctx, u.watchNotifications)
+	u.goSurface(ctx, u.watchFirstRun)
 	if u.tray != nil {
 		u.goSurface(ctx, u.tray.watch)
 		u.goSurface(ctx, u.watchTrayHost)
@@ -320,4 +321,25 @@ func (u *UI) sendNotification(n notification) {
 		return
 	}
 	u.app.SendNotification(fyne.NewNotification(n.Title, n.Body))
+}
+
+// watchFirstRun opens Settings once, at start, when the agent is not
+// enrolled and has no enrollment code: pasting the code is the first thing
+// a new user has to do, so the app asks for it instead of sitting silently
+// in the tray.
+func (u *UI) watchFirstRun(ctx context.Context) {
+	for s := range u.eng.Watch(ctx) {
+		if s.PublicKey == "" {
+			continue // the identity is not loaded yet: the state is not final
+		}
+		if s.State == engine.StateNeedsEnrollment {
+			u.do(func() {
+				if ctx.Err() == nil {
+					u.ShowDashboard()
+					u.ShowSettings()
+				}
+			})
+		}
+		return
+	}
 }
