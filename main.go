@@ -10,5 +10,6 @@ import (
 )
 
 func main() {
+	app.AttachConsole(os.Args[1:])
 	os.Exit(app.Run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 }

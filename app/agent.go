@@ -15,6 +15,7 @@ import (
 	"usepod.ai/agent/core/engine"
 	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/core/service"
 	"usepod.ai/agent/core/version"
 )
 
@@ -68,6 +69,19 @@ func cmdRun(ctx context.Context, c *cli, args []string) int {
 		return code
 	}
 	defer a.Close()
+	if service.RunningAsWindowsService() {
+		// The service manager's stop request cancels sctx: drain as on SIGTERM.
+		err := service.RunWindowsService(func(sctx context.Context) error {
+			if code := runHeadless(sctx, a); code != exitOK {
+				return fmt.Errorf("the agent stopped with exit code %d", code)
+			}
+			return nil
+		})
+		if err != nil {
+			return c.fail(err)
+		}
+		return exitOK
+	}
 	return runHeadless(ctx, a)
 }
 

@@ -110,7 +110,7 @@ func TestTrayIconsArePNGs(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", r.Name(), err)
 		}
-		if b := img.Bounds(); b.Dx() != iconSize || b.Dy() != iconSize {
+		if b := img.Bounds(); b.Dx() != 64 || b.Dy() != 64 {
 			t.Errorf("%s is %v", r.Name(), b)
 		}
 		if _, _, _, a := img.At(0, 0).RGBA(); a != 0 {

@@ -5,7 +5,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in gcc pkg-config libgl1-mesa-dev xorg-dev xvfb dbus dbus-x11 gnome-keyring imagemagick desktop-file-utils; do
+for p in gcc pkg-config libgl1-mesa-dev xorg-dev xvfb xauth dbus dbus-x11 gnome-keyring imagemagick desktop-file-utils gcc-mingw-w64-x86-64 xz-utils systemd; do
   have_pkg "$p" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
@@ -18,4 +18,4 @@ sudo=""
 [ "$(id -u)" -ne 0 ] && sudo="sudo"
 echo "Installing system packages: ${need[*]}"
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
