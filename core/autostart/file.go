@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path/filepath"
+	"usepod.ai/agent/core/internal/atomicfile"
 )
 
 // fileEntry is an entry kept as one file that carries a marker line.
@@ -46,28 +46,8 @@ func (f fileEntry) write(content []byte) error {
 	if exists && !ours {
 		return f.notOurs()
 	}
-	dir := filepath.Dir(f.path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("autostart: %w", err)
-	}
-	// Write beside it, then rename, so a crash never leaves half a file.
-	tmp, err := os.CreateTemp(dir, ".usepod-agent-*")
-	if err != nil {
-		return fmt.Errorf("autostart: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(content); err != nil {
-		tmp.Close()
-		return fmt.Errorf("autostart: %w", err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("autostart: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("autostart: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), f.path); err != nil {
+	// Written beside it, then renamed, so a crash never leaves half a file.
+	if err := atomicfile.Write(f.path, content, 0o644); err != nil {
 		return fmt.Errorf("autostart: %w", err)
 	}
 	return nil
