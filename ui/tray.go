@@ -57,7 +57,7 @@ func (t *tray) apply(s engine.Snapshot) {
 		fyne.NewMenuItemSeparator(),
 		quit,
 	}
-	t.desk.SetSystemTrayIcon(iconFor(m.Icon))
+	setTrayIcon(t.desk, m.Icon)
 	t.desk.SetSystemTrayMenu(t.menu) // refreshes the host's copy of the menu
 }
 
