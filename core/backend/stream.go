@@ -11,7 +11,7 @@ import (
 )
 
 // readBufSize is the size of the one buffer a stream is read into.
-const readBufSize = 32 << 10
+const readBufSize = 8 << 10
 
 // maxErrorBody bounds what is read of a non-2xx answer's body.
 const maxErrorBody = 64 << 10

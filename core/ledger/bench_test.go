@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -18,6 +19,30 @@ func BenchmarkRecord(b *testing.B) {
 			b.Fatal(err)
 		}
 		i++
+	}
+}
+
+// BenchmarkRecordConcurrent records from 64 goroutines at once, as when
+// many jobs end together: group commit shares one sync among them.
+func BenchmarkRecordConcurrent(b *testing.B) {
+	l := openTemp(b)
+	ctx := b.Context()
+	var n atomic.Int64
+	b.SetParallelism(32) // x GOMAXPROCS goroutines
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			e := Entry{JobID: fmt.Sprint("bench-", i), Model: fmt.Sprint("model-", i%5), Backend: "llamacpp",
+				InputTokens: 512, OutputTokens: 256, InputPer1M: 150_000, OutputPer1M: 600_000, DurationMs: 900}
+			if err := l.Record(ctx, e); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	t, err := l.Totals(ctx, time.Now())
+	if err != nil || t.Jobs != n.Load() {
+		b.Fatalf("ledger holds %d jobs, recorded %d (%v)", t.Jobs, n.Load(), err)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -40,6 +41,16 @@ const busyTimeoutMs = 5000
 type Ledger struct {
 	db   *sql.DB
 	path string
+
+	mu       sync.Mutex // guards queue and flushing
+	queue    []*pendingEntry
+	flushing bool // a Record call is committing the queue
+}
+
+// pendingEntry is one Record call waiting for its batch to commit.
+type pendingEntry struct {
+	e    Entry
+	done chan error
 }
 
 // migrations[v] takes the schema from user_version v to v+1. Append only.
@@ -173,6 +184,10 @@ func (l *Ledger) migrate(ctx context.Context) error {
 // JobID that is already in the ledger does nothing and returns nil, so a
 // repeated job_done is never counted twice. A zero At means now. Entries with
 // an empty JobID or out-of-range counts or prices are refused (ErrInvalid).
+//
+// ctx is not used to abandon a record: once queued, an entry is committed
+// (bounded by the busy timeout), so a caller never mistakes a saved job for
+// a lost one.
 func (l *Ledger) Record(ctx context.Context, e Entry) error {
 	const doing = "could not save the earnings record"
 	if err := validate(e); err != nil {
@@ -181,15 +196,60 @@ func (l *Ledger) Record(ctx context.Context, e Entry) error {
 	if e.At.IsZero() {
 		e.At = time.Now()
 	}
+	// Group commit: jobs that end together (hundreds at once under load)
+	// share one transaction and one sync of the log instead of queueing for
+	// one each. The first caller commits what is queued, batch after batch,
+	// while the others wait for the batch that holds their entry.
+	p := &pendingEntry{e: e, done: make(chan error, 1)}
+	l.mu.Lock()
+	l.queue = append(l.queue, p)
+	if !l.flushing {
+		l.flushing = true
+		for len(l.queue) > 0 {
+			batch := l.queue
+			l.queue = nil
+			l.mu.Unlock()
+			l.commit(batch)
+			l.mu.Lock()
+		}
+		l.flushing = false
+	}
+	l.mu.Unlock()
+	return <-p.done
+}
+
+// commit writes a batch in one transaction and tells each entry's caller.
+// When the batch fails as a whole, each entry is tried on its own, so one
+// bad entry cannot fail the others.
+func (l *Ledger) commit(batch []*pendingEntry) {
+	const doing = "could not save the earnings record"
+	err := l.insert(batch)
+	if err != nil && len(batch) > 1 {
+		for _, p := range batch {
+			p.done <- explain(doing, l.path, l.insert([]*pendingEntry{p}))
+		}
+		return
+	}
+	for _, p := range batch {
+		p.done <- explain(doing, l.path, err)
+	}
+}
+
+// insert adds the entries in one transaction. It runs on behalf of several
+// callers, so it is not bound to any one caller's context.
+func (l *Ledger) insert(batch []*pendingEntry) error {
+	ctx := context.Background()
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
-		return explain(doing, l.path, err)
+		return err
 	}
 	defer tx.Rollback() // a no-op after Commit
-	if err := insertTx(ctx, tx, e); err != nil {
-		return explain(doing, l.path, err)
+	for _, p := range batch {
+		if err := insertTx(ctx, tx, p.e); err != nil {
+			return err
+		}
 	}
-	return explain(doing, l.path, tx.Commit())
+	return tx.Commit()
 }
 
 // insertTx adds e and its running sums inside tx; a duplicate JobID is

@@ -46,28 +46,62 @@ type JobError struct {
 // Dispatch sends a job and waits for its terminal frame, collecting its
 // chunks. It blocks until then, ctx ends, or the connection closes.
 func (p *Provider) Dispatch(ctx context.Context, j JobRequest) (JobResult, error) {
-	j.Type = "job"
-	from := len(p.Frames())
-	if err := p.Send(ctx, j); err != nil {
-		return JobResult{}, fmt.Errorf("send job: %w", err)
-	}
-	term, idx, err := p.WaitFrame(ctx, from, Terminal(j.JobID))
+	from, idx, err := p.dispatch(ctx, j)
 	if err != nil {
 		return JobResult{}, err
 	}
-	return p.collect(j.JobID, from, idx, term)
+	return p.collect(j.JobID, from, idx, p.frame(idx))
+}
+
+// dispatch sends a job and waits for its terminal frame; it returns the
+// frame index the job was sent at and the index of its terminal frame.
+func (p *Provider) dispatch(ctx context.Context, j JobRequest) (from, end int, err error) {
+	j.Type = "job"
+	ch := make(chan int, 1)
+	p.mu.Lock()
+	from = len(p.frames)
+	p.ends[j.JobID] = ch
+	p.mu.Unlock()
+	defer func() {
+		p.mu.Lock()
+		delete(p.ends, j.JobID)
+		p.mu.Unlock()
+	}()
+	if err := p.Send(ctx, j); err != nil {
+		return 0, 0, fmt.Errorf("send job: %w", err)
+	}
+	select {
+	case end := <-ch:
+		return from, end, nil
+	case <-ctx.Done():
+		return 0, 0, fmt.Errorf("wait for job %s: %w", j.JobID, ctx.Err())
+	case <-p.done:
+		select {
+		case end := <-ch: // the terminal frame came just before the end
+			return from, end, nil
+		default:
+		}
+		return 0, 0, fmt.Errorf("%w: %v", ErrClosed, p.Err())
+	}
 }
 
 // Chunks returns the decoded chunk payloads of a job received so far.
 func (p *Provider) Chunks(jobID string) ([]byte, int, error) {
-	r, err := p.collect(jobID, 0, len(p.Frames()), Frame{})
+	p.mu.Lock()
+	n := len(p.frames)
+	p.mu.Unlock()
+	r, err := p.collect(jobID, 0, n, Frame{})
 	return r.Body, r.Chunks, err
 }
 
 func (p *Provider) collect(jobID string, from, to int, term Frame) (JobResult, error) {
 	res := JobResult{Terminal: term}
-	frames := p.Frames()
-	for _, f := range frames[from:to] {
+	// Frames are only ever appended: a slice taken under the lock stays
+	// valid without copying all of them.
+	p.mu.Lock()
+	frames := p.frames[from:to]
+	p.mu.Unlock()
+	for _, f := range frames {
 		if f.JobID != jobID || f.Type != "job_chunk" {
 			continue
 		}
@@ -97,17 +131,13 @@ func ChunkPayload(f Frame) ([]byte, error) { return chunkData(f.Raw) }
 // throughput benchmark uses it so that the stand-in coordinator is not what
 // it measures.
 func (p *Provider) DispatchCounting(ctx context.Context, j JobRequest) (term Frame, payload int64, err error) {
-	j.Type = "job"
-	from := len(p.Frames())
-	if err := p.Send(ctx, j); err != nil {
-		return Frame{}, 0, fmt.Errorf("send job: %w", err)
-	}
-	term, idx, err := p.WaitFrame(ctx, from, Terminal(j.JobID))
+	from, idx, err := p.dispatch(ctx, j)
 	if err != nil {
 		return Frame{}, 0, err
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	term = p.frames[idx]
 	const key = `,"data":"`
 	for _, f := range p.frames[from:idx] {
 		if f.JobID != j.JobID || f.Type != "job_chunk" {
@@ -120,4 +150,11 @@ func (p *Provider) DispatchCounting(ctx context.Context, j JobRequest) (term Fra
 		payload += int64(n)
 	}
 	return term, payload, nil
+}
+
+// frame returns frame i.
+func (p *Provider) frame(i int) Frame {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.frames[i]
 }

@@ -208,14 +208,20 @@ type Provider struct {
 
 	conn *websocket.Conn
 
-	mu     sync.Mutex // guards frames and closed
+	mu     sync.Mutex // guards frames, closed and ends
 	frames []Frame
 	closed error
 	wake   chan struct{} // closed and replaced whenever frames or closed change
+	// ends holds, per job being dispatched, a channel that gets the index
+	// of the job's terminal frame: with hundreds of jobs in flight, waking
+	// every waiter on every frame would make the stand-in coordinator the
+	// bottleneck of the benchmarks.
+	ends map[string]chan int
+	done chan struct{} // closed when the connection has ended
 }
 
 func newProvider(c *websocket.Conn, id, pub, code, version string) *Provider {
-	return &Provider{ID: id, PubKey: pub, EnrollmentCode: code, AgentVersion: version, conn: c, wake: make(chan struct{})}
+	return &Provider{ID: id, PubKey: pub, EnrollmentCode: code, AgentVersion: version, conn: c, wake: make(chan struct{}), ends: map[string]chan int{}, done: make(chan struct{})}
 }
 
 func (p *Provider) readLoop(ctx context.Context) {
@@ -225,9 +231,16 @@ func (p *Provider) readLoop(ctx context.Context) {
 		p.mu.Lock()
 		if err != nil {
 			p.closed = err
+			close(p.done)
 		} else {
 			typ, jobID := frameHead(data)
 			p.frames = append(p.frames, Frame{Type: typ, JobID: jobID, Raw: data, At: at})
+			if typ == "job_done" || typ == "job_error" {
+				if ch, ok := p.ends[jobID]; ok {
+					ch <- len(p.frames) - 1
+					delete(p.ends, jobID)
+				}
+			}
 		}
 		close(p.wake)
 		p.wake = make(chan struct{})
