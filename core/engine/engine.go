@@ -152,7 +152,7 @@ func New(o Options) (*Engine, error) {
 		Streamer:      e.backends,
 		Lookup:        e.lookup,
 		MaxConcurrent: func() int { e.mu.Lock(); defer e.mu.Unlock(); return e.cfg.Limits.MaxConcurrent },
-		Ledger:        o.Ledger,
+		Ledger:        recordHook{o.Ledger, e.recorded},
 		Now:           o.Now,
 		Log:           o.Log.With("component", "jobs"),
 		OnChange:      e.jobsChanged,
@@ -323,9 +323,30 @@ func (e *Engine) lookup(model string) (jobs.Route, bool) {
 func (e *Engine) jobsChanged() {
 	e.mu.Lock()
 	e.lastJobAt = e.opts.Now()
+	e.mu.Unlock()
+	e.publish()
+}
+
+// recorded marks the earnings for a refresh: a job is in the ledger.
+func (e *Engine) recorded() {
+	e.mu.Lock()
 	e.ledgerDirty = true
 	e.mu.Unlock()
 	e.publish()
+}
+
+// recordHook calls after once an entry is recorded.
+type recordHook struct {
+	jobs.Recorder
+	after func()
+}
+
+func (h recordHook) Record(ctx context.Context, en ledger.Entry) error {
+	err := h.Recorder.Record(ctx, en)
+	if err == nil {
+		h.after()
+	}
+	return err
 }
 
 func (e *Engine) setError(err error) {

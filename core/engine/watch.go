@@ -46,22 +46,36 @@ func (e *Engine) publish() {
 	}
 }
 
+// refreshEvery bounds how often the earnings are read back from the
+// ledger: under a steady stream of jobs, reading them after every job would
+// cost more CPU than relaying them.
+const refreshEvery = time.Second
+
 // publishLoop coalesces publish requests, refreshes the earnings from the
-// ledger when a job has ended, and hands each watcher the newest snapshot.
+// ledger when a job has been recorded (at most every refreshEvery), and
+// hands each watcher the newest snapshot.
 func (e *Engine) publishLoop(ctx context.Context) {
 	t := time.NewTicker(publishEvery)
 	defer t.Stop()
+	var lastRefresh time.Time
+	refresh := time.NewTimer(0) // fires when a held-back refresh is due
+	defer refresh.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-e.dirty:
+		case <-refresh.C:
 		case <-t.C:
 			e.mu.Lock()
 			e.ledgerDirty = true
 			e.mu.Unlock()
 		}
-		e.refreshEarnings(ctx)
+		if wait := refreshEvery - time.Since(lastRefresh); wait > 0 {
+			refresh.Reset(wait) // publish the rest now, the earnings soon
+		} else if e.refreshEarnings(ctx) {
+			lastRefresh = time.Now()
+		}
 		e.mu.Lock()
 		s := e.snapshotLocked()
 		if s.State != e.lastState {
@@ -79,28 +93,31 @@ func (e *Engine) publishLoop(ctx context.Context) {
 	}
 }
 
-func (e *Engine) refreshEarnings(ctx context.Context) {
+// refreshEarnings reads the totals back when a job was recorded since the
+// last read, and reports whether it read them.
+func (e *Engine) refreshEarnings(ctx context.Context) bool {
 	e.mu.Lock()
 	dirty := e.ledgerDirty
 	e.ledgerDirty = false
 	e.mu.Unlock()
 	if !dirty {
-		return
+		return false
 	}
 	now := e.opts.Now()
 	totals, err := e.opts.Ledger.Totals(ctx, now)
 	if err != nil {
 		e.log.Warn("could not read earnings", "err", err)
-		return
+		return true
 	}
 	hourly, err := e.opts.Ledger.Hourly(ctx, now, 24)
 	if err != nil {
 		e.log.Warn("could not read hourly earnings", "err", err)
-		return
+		return true
 	}
 	e.mu.Lock()
 	e.totals, e.hourly = totals, hourly
 	e.mu.Unlock()
+	return true
 }
 
 // nextStateLocked derives the one state word from the facts.
