@@ -106,7 +106,7 @@ left=$(find "$prefix" -type f)
 # ---- The Windows .exe ----
 
 abs_exe=$(cd "$(dirname "$exe")" && pwd)/$(basename "$exe")
-"$GO" test -count=1 -run '^TestExe$' ./packaging/pecheck -args \
+"$GO" test -count=1 -tags pecheck -run '^TestExe$' ./packaging/pecheck -args \
 	-exe="$abs_exe" -version="$VERSION" -build="$BUILD_NUMBER" ${SIGNED:+-signed} ||
 	bad "$exe fails the PE checks (above)"
 

@@ -1,40 +1,12 @@
 package pecheck
 
 import (
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-var (
-	exe     = flag.String("exe", "", "packaged .exe to check (make package-check sets it)")
-	version = flag.String("version", "", "version the .exe must carry, X.Y.Z")
-	build   = flag.Uint("build", 0, "build number, the fourth part of the file version")
-	signed  = flag.Bool("signed", false, "the .exe must carry an Authenticode signature")
-)
-
-// TestExe checks a packaged .exe. Without -exe there is nothing to check;
-// with it, a missing file fails.
-func TestExe(t *testing.T) {
-	if *exe == "" {
-		t.Skip("no -exe given; make package-check runs this against the packaged .exe")
-	}
-	if *version == "" {
-		t.Fatal("-exe needs -version")
-	}
-	info, err := Inspect(*exe)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := Check(info, Want{Version: *version, Build: uint16(*build), Signed: *signed}); err != nil {
-		t.Errorf("%s:\n%v", *exe, err)
-	}
-	t.Logf("%s: subsystem %d, icon sizes %v, version %v, strings %v, signed %v",
-		*exe, info.Subsystem, info.IconSizes, info.FileVersion, info.Strings, info.Signed)
-}
 
 // buildWindowsExe builds a tiny Windows program without cgo; syso, when
 // set, is linked in as the packaging does.
@@ -93,7 +65,7 @@ func TestPackagingResources(t *testing.T) {
 	}
 	windres, err := exec.LookPath("x86_64-w64-mingw32-windres")
 	if err != nil {
-		t.Skip("x86_64-w64-mingw32-windres not found (apt-get install gcc-mingw-w64-x86-64)")
+		t.Fatal("x86_64-w64-mingw32-windres not found: install gcc-mingw-w64-x86-64 (make deps does)")
 	}
 	dir := t.TempDir()
 	fill := func(src, dst string, r *strings.Replacer) {
