@@ -64,7 +64,9 @@ func runDesktop(ctx context.Context, c *cli, rf runFlags) int {
 	go func() {
 		select {
 		case <-sig.Done():
-			quit()
+			// Fyne ends its loop on these signals too; both roads lead to
+			// u.Run returning, after which the jobs are drained below.
+			cancelUI()
 		case err := <-engineErr:
 			if err != nil {
 				a.log.Error("the agent cannot run", "err", err)

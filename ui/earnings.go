@@ -66,7 +66,7 @@ func (e *earningsCard) apply(s engine.Snapshot, now time.Time) {
 	e.today.SetText(formatUSDC(t.TodayMicro))
 	e.week.SetText(formatUSDC(t.Last7dMicro))
 	e.total.SetText(formatUSDC(t.TotalMicro))
-	e.jobs.SetText(formatCount(t.Jobs) + " jobs served · " + formatCount(t.TodayJobs) + " today")
+	e.jobs.SetText(pluralCount(t.Jobs, "job", "jobs") + " served · " + formatCount(t.TodayJobs) + " today")
 	e.rate.SetText("≈ " + formatUSDC(ratePerHour(s.Hourly, now)) + " / hour")
 
 	series := hourlySeries(s.Hourly, now)

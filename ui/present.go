@@ -39,11 +39,14 @@ func modelsOnline(s engine.Snapshot) int {
 }
 
 // plural returns "1 model" or "2 models".
-func plural(n int, one, many string) string {
+func plural(n int, one, many string) string { return pluralCount(int64(n), one, many) }
+
+// pluralCount is plural for counts kept as int64 (jobs in the ledger).
+func pluralCount(n int64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return formatCount(int64(n)) + " " + many
+	return formatCount(n) + " " + many
 }
 
 // statusText is the dashboard's header: the state in plain words. now drives

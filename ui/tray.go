@@ -76,9 +76,22 @@ func (t *tray) watch(ctx context.Context) {
 			// quits the app, and the tray must not be touched after that.
 			t.u.do(func() {
 				if ctx.Err() == nil {
-					t.apply(s)
+					t.applySafely(s)
 				}
 			})
 		}
 	}
+}
+
+// applySafely is apply for snapshots from the engine. Fyne stops the tray
+// by itself on SIGTERM, before Run can stop this surface, and fyne.io/systray
+// then panics on its closed D-Bus connection ("connection closed by user");
+// an update that loses that race is dropped instead of crashing the quit.
+func (t *tray) applySafely(s engine.Snapshot) {
+	defer func() {
+		if r := recover(); r != nil {
+			t.u.log.Debug("tray update after the tray stopped", "panic", r)
+		}
+	}()
+	t.apply(s)
 }

@@ -225,7 +225,10 @@ func (u *UI) Run(ctx context.Context) error {
 			u.wg.Wait()
 			u.do(func() {
 				if !ran.Load() {
-					u.app.Quit()
+					// The driver's Quit only ends the loop; the app's Quit
+					// also closes every window, which panics in GLFW when
+					// Fyne's own SIGTERM handler has ended the loop first.
+					u.app.Driver().Quit()
 				}
 			})
 		case <-appDone:

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/internal/replay"
+	"usepod.ai/agent/core/replay"
 )
 
 func TestProbe(t *testing.T) {

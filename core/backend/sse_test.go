@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"usepod.ai/agent/core/internal/replay"
+	"usepod.ai/agent/core/replay"
 )
 
 // scanResult is what a scanner learned, comparable.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/internal/replay"
+	"usepod.ai/agent/core/replay"
 )
 
 // relay collects what Stream hands to onChunk, copying each chunk since

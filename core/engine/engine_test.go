@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/config"
-	"usepod.ai/agent/core/internal/replay"
+	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/core/localcoord"
 )
 

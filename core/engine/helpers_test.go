@@ -13,7 +13,7 @@ import (
 
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/identity"
-	"usepod.ai/agent/core/internal/replay"
+	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/core/localcoord"
 )
