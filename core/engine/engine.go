@@ -134,7 +134,7 @@ func New(o Options) (*Engine, error) {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	if o.BackendHTTP == nil {
-		o.BackendHTTP = &http.Client{}
+		o.BackendHTTP = newBackendClient()
 	}
 	e := &Engine{
 		opts:      o,
@@ -380,3 +380,18 @@ func backendsChanged(a, b config.Config) bool {
 
 // agentVersion is sent in auth_response and capabilities.
 func agentVersion() string { return version.Version }
+
+// newBackendClient is the HTTP client for the inference servers: no overall
+// timeout (a job's deadline bounds it), and enough idle connections kept per
+// server that a burst of jobs reuses them instead of dialling each anew
+// (the default keeps two), which shortens every job's time to first token.
+func newBackendClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 2 * maxIdlePerServer
+	t.MaxIdleConnsPerHost = maxIdlePerServer
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Transport: t}
+}
+
+// maxIdlePerServer matches the largest max_concurrent a config may set.
+const maxIdlePerServer = 256
