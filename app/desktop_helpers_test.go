@@ -453,13 +453,9 @@ func waitCapabilities(t *testing.T, p *localcoord.Provider, from int) (localcoor
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), desktopWait)
 	defer cancel()
-	f, i, err := p.WaitFrame(ctx, from, localcoord.OfType("capabilities"))
+	c, i, err := p.WaitCapabilities(ctx, from)
 	if err != nil {
 		t.Fatalf("wait for capabilities: %v", err)
-	}
-	var c localcoord.Capabilities
-	if err := f.Decode(&c); err != nil {
-		t.Fatal(err)
 	}
 	return c, i
 }

@@ -256,7 +256,7 @@ func newLiveRig(t *testing.T) *liveRig {
 	t.Cleanup(transport.CloseIdleConnections)
 	r.eng, err = engine.New(engine.Options{
 		Config:            cfg,
-		KeyStore:          &memKeyStore{},
+		KeyStore:          &identity.MemStore{},
 		Ledger:            led,
 		SaveConfig:        func(c config.Config) error { return config.Save(r.cfgPath, c) },
 		AllowInsecure:     true,
@@ -317,13 +317,9 @@ func (r *liveRig) capabilities(p *localcoord.Provider, from int) (localcoord.Cap
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(r.t.Context(), liveWait)
 	defer cancel()
-	f, i, err := p.WaitFrame(ctx, from, localcoord.OfType("capabilities"))
+	c, i, err := p.WaitCapabilities(ctx, from)
 	if err != nil {
 		r.t.Fatalf("wait for capabilities: %v", err)
-	}
-	var c localcoord.Capabilities
-	if err := f.Decode(&c); err != nil {
-		r.t.Fatal(err)
 	}
 	return c, i
 }
@@ -377,32 +373,6 @@ func (p pump) drain() {
 		}
 	}
 }
-
-// memKeyStore is an identity.KeyStore in memory.
-type memKeyStore struct {
-	mu sync.Mutex // guards id
-	id *identity.Identity
-}
-
-func (s *memKeyStore) Load(ctx context.Context) (*identity.Identity, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.id == nil {
-		return nil, identity.ErrNotFound
-	}
-	c := *s.id
-	return &c, nil
-}
-
-func (s *memKeyStore) Save(ctx context.Context, id *identity.Identity) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := *id
-	s.id = &c
-	return nil
-}
-
-func (s *memKeyStore) Where() string { return "test memory" }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent use.
 type lockedBuffer struct {

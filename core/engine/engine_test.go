@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/config"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/core/replay"
 )
 
 func recordedBody(t *testing.T, name string) []byte {
@@ -78,7 +78,7 @@ func TestEnrollServeAndEarn(t *testing.T) {
 	}
 
 	// The provider id was stored with the identity; a reconnect does not send the code.
-	if h.store.id == nil || h.store.id.ProviderID != p.ID {
+	if id, err := h.store.Load(ctxT(t)); err != nil || id.ProviderID != p.ID {
 		t.Fatalf("provider id not stored with the identity")
 	}
 	p.Drop()

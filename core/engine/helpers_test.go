@@ -13,42 +13,14 @@ import (
 
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/identity"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/core/replay"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testCode = "POD-ENROLL-TEST0001"
-
-// memStore is a KeyStore in memory.
-type memStore struct {
-	mu    sync.Mutex
-	id    *identity.Identity
-	saves int
-}
-
-func (s *memStore) Load(ctx context.Context) (*identity.Identity, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.id == nil {
-		return nil, identity.ErrNotFound
-	}
-	c := *s.id
-	return &c, nil
-}
-
-func (s *memStore) Save(ctx context.Context, id *identity.Identity) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c := *id
-	s.id = &c
-	s.saves++
-	return nil
-}
-
-func (s *memStore) Where() string { return "test memory" }
 
 // waits records the reconnect waits the engine asked for and returns at once.
 type waits struct {
@@ -77,7 +49,7 @@ type harness struct {
 	coord  *localcoord.Server
 	url    string
 	eng    *Engine
-	store  *memStore
+	store  *identity.MemStore
 	ledger *ledger.Ledger
 	cfg    config.Config
 	saved  []config.Config
@@ -107,7 +79,7 @@ func withOptions(edit func(*Options)) harnessOpt {
 
 func newHarness(t *testing.T, copts localcoord.Options, opts ...harnessOpt) *harness {
 	t.Helper()
-	h := &harness{t: t, coord: localcoord.New(copts), store: &memStore{}, waits: &waits{}}
+	h := &harness{t: t, coord: localcoord.New(copts), store: &identity.MemStore{}, waits: &waits{}}
 	hs := httptest.NewServer(h.coord.Handler())
 	t.Cleanup(hs.Close)
 	h.url = "ws" + strings.TrimPrefix(hs.URL, "http") + "/provider/connect"
@@ -182,13 +154,9 @@ func (h *harness) provider() *localcoord.Provider {
 // capabilities waits for the next capabilities frame from index from.
 func capabilities(t *testing.T, p *localcoord.Provider, from int) (localcoord.Capabilities, int) {
 	t.Helper()
-	f, i, err := p.WaitFrame(ctxT(t), from, localcoord.OfType("capabilities"))
+	c, i, err := p.WaitCapabilities(ctxT(t), from)
 	if err != nil {
 		t.Fatalf("wait for capabilities: %v", err)
-	}
-	var c localcoord.Capabilities
-	if err := f.Decode(&c); err != nil {
-		t.Fatal(err)
 	}
 	return c, i
 }

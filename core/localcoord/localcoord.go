@@ -401,3 +401,17 @@ func (c Capabilities) ModelIDs() []string {
 	}
 	return ids
 }
+
+// WaitCapabilities waits for the first capabilities frame at index >= from
+// and returns it decoded, with its index.
+func (p *Provider) WaitCapabilities(ctx context.Context, from int) (Capabilities, int, error) {
+	f, i, err := p.WaitFrame(ctx, from, OfType("capabilities"))
+	if err != nil {
+		return Capabilities{}, 0, err
+	}
+	var c Capabilities
+	if err := f.Decode(&c); err != nil {
+		return Capabilities{}, 0, fmt.Errorf("capabilities frame: %w", err)
+	}
+	return c, i, nil
+}
