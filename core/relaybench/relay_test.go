@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/coder/websocket"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -216,4 +218,51 @@ func BenchmarkIdleAgentCPU(b *testing.B) {
 		wall += time.Since(start)
 	}
 	b.ReportMetric(100*cpu.Seconds()/wall.Seconds(), "idle_cpu_%_of_core")
+}
+
+// TestSIGTERMLetsTheRunningJobFinish: a SIGTERM in the middle of a job
+// stops new work at once (capabilities with no models), lets the job end
+// with job_done, closes the session normally, and exits 0.
+func TestSIGTERMLetsTheRunningJobFinish(t *testing.T) {
+	requireLinux(t)
+	r := newRig(t, 8)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	from := len(r.p.Frames())
+	r.p.Send(ctx, localcoord.JobRequest{Type: "job", JobID: "draining", ModelID: "bench", DeadlineMs: 60000,
+		Request: map[string]any{"messages": []any{}, "bench": benchParams{Chunks: 100, IntervalUs: 10000, Pad: 8}}})
+	if _, _, err := r.p.WaitFrame(ctx, from, localcoord.OfType("job_chunk")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	caps, ci, err := r.p.WaitCapabilities(ctx, from)
+	if err != nil || len(caps.Models) != 0 {
+		t.Fatalf("after SIGTERM: capabilities %v, %v; want an empty offer", caps.ModelIDs(), err)
+	}
+	_, di, err := r.p.WaitFrame(ctx, from, localcoord.Terminal("draining"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := r.p.Frames()[di]; f.Type != "job_done" || di < ci {
+		t.Fatalf("the running job ended with %s (at %d, empty offer at %d)", f.Raw, di, ci)
+	}
+	body, chunks, _ := r.p.Chunks("draining")
+	if chunks == 0 || !bytes.HasSuffix(body, []byte("data: [DONE]\n\n")) {
+		t.Fatalf("the job's stream was cut: %d chunks", chunks)
+	}
+	if err := r.p.Closed(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("session end = %v, want a normal closure (1000)", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("agent exited with %v, want 0\n%s", err, r.stderr.String())
+		}
+	case <-ctx.Done():
+		t.Fatal("agent did not exit after draining")
+	}
 }
