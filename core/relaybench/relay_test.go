@@ -3,6 +3,7 @@ package relaybench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"github.com/coder/websocket"
 	"sync"
@@ -78,15 +79,21 @@ func BenchmarkTimeToFirstChunk(b *testing.B) {
 	var agent, plain []time.Duration
 	for i := 0; b.Loop(); i++ {
 		id := fmt.Sprintf("ttfc-%d", i)
+		// Encoded before the clock starts, as the direct request's body is.
+		frame, _ := json.Marshal(localcoord.JobRequest{Type: "job", JobID: id, ModelID: "bench", DeadlineMs: 60000,
+			Request: map[string]any{"messages": []any{}, "bench": p}})
+		from := len(r.p.Frames())
 		start := time.Now()
-		if _, err := r.job(ctx, id, p); err != nil {
+		if err := r.p.Send(ctx, frame); err != nil {
 			b.Fatal(err)
 		}
-		for _, f := range r.p.Frames() {
-			if f.JobID == id && f.Type == "job_chunk" {
-				agent = append(agent, f.At.Sub(start))
-				break
-			}
+		first, _, err := r.p.WaitFrame(ctx, from, func(f localcoord.Frame) bool { return f.JobID == id && f.Type == "job_chunk" })
+		if err != nil {
+			b.Fatal(err)
+		}
+		agent = append(agent, first.At.Sub(start))
+		if _, _, err := r.p.WaitFrame(ctx, from, localcoord.Terminal(id)); err != nil {
+			b.Fatal(err)
 		}
 		_, ttfb, _, err := direct(ctx, r.backend.URL, p)
 		if err != nil {
