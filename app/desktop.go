@@ -15,6 +15,7 @@ import (
 
 	"usepod.ai/agent/assets"
 	"usepod.ai/agent/core/autostart"
+	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/ui"
 )
 
@@ -43,6 +44,8 @@ func runDesktop(ctx context.Context, c *cli, rf runFlags) int {
 
 	engineErr := make(chan error, 1)
 	go func() { engineErr <- a.engine.Run(runCtx) }()
+
+	syncLaunchAtLogin(a)
 
 	hw := newHardware(a.log)
 	hwCtx, stopHW := context.WithCancel(runCtx)
@@ -116,4 +119,17 @@ func showFatal(fa fyne.App, err error, quit func()) {
 	w.SetContent(container.NewBorder(nil, container.NewHBox(widget.NewButton("Quit", quit)), nil, nil, msg))
 	w.Resize(fyne.NewSize(520, 220))
 	w.Show()
+}
+
+// syncLaunchAtLogin makes the settings tell the truth about start at login:
+// the login item may have been removed (or, on Windows, disabled) outside the
+// app. Only the setting follows; the login item itself is never added here.
+func syncLaunchAtLogin(a *agent) {
+	on, err := autostart.Enabled()
+	if err != nil || on == a.engine.Config().Desktop.LaunchAtLogin {
+		return
+	}
+	if err := a.engine.UpdateConfig(func(c *config.Config) { c.Desktop.LaunchAtLogin = on }); err != nil {
+		a.log.Warn("could not record the start-at-login state", "err", err)
+	}
 }
