@@ -89,7 +89,9 @@ func cmdRun(ctx context.Context, c *cli, args []string) int {
 // store and ledger, and builds the engine. On failure it has reported the
 // error and returns the exit code.
 func (c *cli) openAgent(ctx context.Context, rf runFlags) (*agent, int) {
+	var fileCfg config.Config // as the file has it, before the flags
 	cfg, cfgPath, f, err := c.loadConfig(func(cfg *config.Config) {
+		fileCfg = cfg.Clone()
 		if rf.coordinator != "" {
 			cfg.Coordinator.URL = rf.coordinator
 		}
@@ -134,7 +136,7 @@ func (c *cli) openAgent(ctx context.Context, rf runFlags) (*agent, int) {
 		Config:        cfg,
 		KeyStore:      store,
 		Ledger:        led,
-		SaveConfig:    func(cfg config.Config) error { return config.Save(cfgPath, cfg) },
+		SaveConfig:    func(cfg config.Config) error { return config.Save(cfgPath, rf.keepOutOfFile(cfg, fileCfg)) },
 		AllowInsecure: rf.allowInsecure,
 		Log:           log,
 	})
@@ -182,4 +184,23 @@ func runHeadless(ctx context.Context, a *agent) int {
 	}
 	a.log.Info("stopped")
 	return exitOK
+}
+
+// keepOutOfFile undoes the run flags in a config about to be saved: they
+// apply to this run only. A setting the user changed during the run (it no
+// longer equals the flag) is saved as changed.
+func (rf runFlags) keepOutOfFile(next, file config.Config) config.Config {
+	if rf.coordinator != "" && next.Coordinator.URL == rf.coordinator {
+		next.Coordinator.URL = file.Coordinator.URL
+	}
+	if code := strings.TrimSpace(rf.enrollmentCode); code != "" && next.Coordinator.EnrollmentCode == code {
+		next.Coordinator.EnrollmentCode = file.Coordinator.EnrollmentCode
+	}
+	if rf.allowInsecure && next.Coordinator.AllowInsecure {
+		next.Coordinator.AllowInsecure = file.Coordinator.AllowInsecure
+	}
+	if rf.keyring != "" && next.Identity.Keyring == rf.keyring {
+		next.Identity.Keyring = file.Identity.Keyring
+	}
+	return next
 }
