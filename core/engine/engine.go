@@ -88,8 +88,8 @@ type Engine struct {
 	retryAt     time.Time
 	authReason  string // last auth_failed reason, cleared by auth_ok
 	healths     []backend.Health
-	routes      map[string]route // every servable model, enabled or not
-	offered     string           // JSON of the models last sent in capabilities
+	routes      map[string]backend.Target // every servable model, enabled or not
+	offered     string                    // JSON of the models last sent in capabilities
 	offeredSet  map[string]bool
 	lastErr     string
 	lastErrAt   time.Time
@@ -101,13 +101,6 @@ type Engine struct {
 	dirty       chan struct{} // wakes the publisher
 	ledgerDirty bool
 	lastState   State // the state last published, for the state-change log line
-}
-
-// route is one servable model.
-type route struct {
-	server        backend.Server
-	contextWindow int
-	healthy       bool
 }
 
 // New checks the options and builds an engine; it does no I/O.
@@ -142,7 +135,7 @@ func New(o Options) (*Engine, error) {
 		backends:  &backend.Client{HTTP: o.BackendHTTP, Log: o.Log.With("component", "backend")},
 		cfg:       o.Config.Clone(),
 		want:      !o.StartPaused,
-		routes:    map[string]route{},
+		routes:    map[string]backend.Target{},
 		watchers:  map[chan Snapshot]struct{}{},
 		kick:      make(chan struct{}, 1),
 		dirty:     make(chan struct{}, 1),
@@ -317,7 +310,7 @@ func (e *Engine) lookup(model string) (jobs.Route, bool) {
 	}
 	r := e.routes[model]
 	p := e.cfg.PriceFor(model)
-	return jobs.Route{Server: r.server, InputPer1M: p.InputPer1M, OutputPer1M: p.OutputPer1M}, true
+	return jobs.Route{Server: r.Server, InputPer1M: p.InputPer1M, OutputPer1M: p.OutputPer1M}, true
 }
 
 func (e *Engine) jobsChanged() {

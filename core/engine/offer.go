@@ -11,9 +11,6 @@ import (
 	"usepod.ai/agent/core/coordinator"
 )
 
-// kindRank orders backends when several serve one model (PROTOCOL.md 8).
-var kindRank = map[string]int{config.KindVLLM: 0, config.KindLlamaCpp: 1, config.KindLMStudio: 2, config.KindOllama: 3}
-
 // discoveryLoop re-probes the backends every interval until ctx ends.
 func (e *Engine) discoveryLoop(ctx context.Context) {
 	t := time.NewTicker(e.opts.DiscoveryInterval)
@@ -38,18 +35,7 @@ func (e *Engine) discover(ctx context.Context) {
 		servers = append(servers, backend.Server{Kind: b.Kind, URL: b.URL, APIKey: b.APIKey, Models: b.Models})
 	}
 	healths := e.backends.Discover(ctx, servers)
-	routes := map[string]route{}
-	for _, h := range healths {
-		if !h.Healthy {
-			continue
-		}
-		for _, m := range h.Models {
-			cur, ok := routes[m.ID]
-			if !ok || kindRank[h.Server.Kind] < kindRank[cur.server.Kind] {
-				routes[m.ID] = route{server: h.Server, contextWindow: m.ContextWindow, healthy: true}
-			}
-		}
-	}
+	routes := backend.Route(healths) // healthy servers only, by kind preference
 	e.mu.Lock()
 	for _, old := range e.healths {
 		for _, h := range healths {
@@ -73,12 +59,12 @@ func (e *Engine) offerableLocked() []coordinator.CapabilityModel {
 	models := []coordinator.CapabilityModel{}
 	for id, r := range e.routes {
 		p := e.cfg.PriceFor(id)
-		if !r.healthy || !e.cfg.ModelEnabled(id) || (p.InputPer1M == 0 && p.OutputPer1M == 0) {
+		if !e.cfg.ModelEnabled(id) || (p.InputPer1M == 0 && p.OutputPer1M == 0) {
 			continue
 		}
 		models = append(models, coordinator.CapabilityModel{
 			ModelID: id, InputPer1M: p.InputPer1M, OutputPer1M: p.OutputPer1M,
-			MaxConcurrent: e.cfg.Limits.MaxConcurrent, Backend: r.server.Kind, ContextWindow: r.contextWindow,
+			MaxConcurrent: e.cfg.Limits.MaxConcurrent, Backend: r.Server.Kind, ContextWindow: r.Model.ContextWindow,
 		})
 	}
 	slices.SortFunc(models, func(a, b coordinator.CapabilityModel) int {

@@ -169,8 +169,9 @@ func (e *Engine) snapshotLocked() Snapshot {
 	for id, r := range e.routes {
 		p := e.cfg.PriceFor(id)
 		s.Models = append(s.Models, ModelStatus{
-			ID: id, Backend: r.server.Kind, BackendURL: r.server.URL, ContextWindow: r.contextWindow,
-			Healthy: r.healthy, Enabled: e.cfg.ModelEnabled(id), Offered: e.offeredSet[id],
+			ID: id, Backend: r.Server.Kind, BackendURL: r.Server.URL, ContextWindow: r.Model.ContextWindow,
+			Healthy: true, // the routing table holds healthy servers only
+			Enabled: e.cfg.ModelEnabled(id), Offered: e.offeredSet[id],
 			InputPer1M: p.InputPer1M, OutputPer1M: p.OutputPer1M,
 		})
 	}
