@@ -255,7 +255,10 @@ func TestDisconnectAbortsJobsAndReconnectsQuickly(t *testing.T) {
 	capabilities(t, p, 0)
 	ctx := ctxT(t)
 	p.Send(ctx, localcoord.JobRequest{Type: "job", JobID: "d1", ModelID: "tiny", Request: chatRequest()})
-	h.waitState(func(s Snapshot) bool { return s.JobsInFlight == 1 }, "job in flight")
+	// Its first chunk proves the request reached the backend before the drop.
+	if _, _, err := p.WaitFrame(ctx, 0, func(f localcoord.Frame) bool { return f.Type == "job_chunk" && f.JobID == "d1" }); err != nil {
+		t.Fatal(err)
+	}
 	before := len(h.waits.list())
 	p.Drop()
 	select {
