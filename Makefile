@@ -10,8 +10,25 @@ HEADLESS_TAGS := nogui
 # FyneApp.toml declares the fyne.Do migration; builds say so too.
 GUI_TAGS := migrated_fynedo
 
+# go-nvml (core/telemetry) is generated cgo that calls every NVML function,
+# including the ones nvml.h marks deprecated: each build of it prints about
+# 150 lines of -Wdeprecated-declarations warnings, which drown real ones. A
+# dependency's #cgo flags cannot be changed, so the targets that compile it
+# add the one flag through CGO_CFLAGS (keeping Go's default -O2 -g, or the
+# caller's own CGO_CFLAGS). Every other warning stays on.
+QUIET_CGO_CFLAGS := $(or $(CGO_CFLAGS),-O2 -g) -Wno-deprecated-declarations
+build test-go test-fuzz bench bench-desktop pkg-linux-stage: export CGO_CFLAGS := $(QUIET_CGO_CFLAGS)
+
+# Tools the tests need, built once at a pinned version into an ignored
+# cache folder (a version bump builds the new one beside the old).
+TOOLS := $(CURDIR)/.cache/tools
+HELM_VERSION := v3.22.0
+HELM := $(TOOLS)/helm-$(HELM_VERSION)/helm
+CHART := deploy/helm/usepod-agent
+IMAGE ?= usepod-agent:$(VERSION)
+
 .DEFAULT_GOAL := help
-.PHONY: help deps build build-headless run test test-go test-fuzz test-packaging bench demo demo-replay clean
+.PHONY: help deps build build-headless run test test-go test-fuzz test-packaging test-helm tools image bench bench-desktop bench-procs demo demo-replay clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -28,11 +45,12 @@ build-headless: ## build the agent without the desktop UI (no cgo needed)
 run: build ## set up, build and open the desktop app
 	./$(BIN)
 
-test: deps test-go test-fuzz test-packaging ## set up and run every test (vet, race tests, fuzz, keychain, desktop end-to-end, packages)
+test: deps test-go test-fuzz test-packaging test-helm ## set up and run every test (vet, race tests, fuzz, keychain, desktop end-to-end, packages, Helm chart)
 
-test-go:
+# The chart's Go tests (deploy/helm) run here too, with the pinned helm.
+test-go: $(HELM)
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 10m ./...
+	USEPOD_HELM=$(HELM) $(GO) test -race -count=1 -timeout 10m ./...
 
 test-fuzz: ## a short fuzz run of the inbound frame decoder and the SSE scanner
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./core/coordinator/
@@ -41,11 +59,41 @@ test-fuzz: ## a short fuzz run of the inbound frame decoder and the SSE scanner
 test-packaging: ## build the Linux and Windows packages and check them
 	$(MAKE) package-linux package-windows package-check
 
-bench: ## relay benchmarks against a direct client (see BENCHMARKS.md)
+test-helm: $(HELM) ## lint and render the Helm chart, and test the rendered objects
+	$(HELM) lint --strict $(CHART) -f $(CHART)/ci/standalone-values.yaml
+	$(HELM) lint --strict $(CHART) -f $(CHART)/ci/sidecar-values.yaml
+	$(HELM) template usepod-agent $(CHART) -f $(CHART)/ci/sidecar-values.yaml >/dev/null
+	USEPOD_HELM=$(HELM) $(GO) test -count=1 ./deploy/helm/
+
+tools: $(HELM) ## build the pinned tools the tests need into .cache/tools
+
+$(HELM):
+	@echo "building helm $(HELM_VERSION) into $(dir $@) (once; a few minutes)"
+	GOBIN=$(dir $@) CGO_ENABLED=0 $(GO) install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+image: ## build the headless agent's container image with podman or docker (IMAGE_REQUIRED=1: fail when neither can)
+	@IMAGE=$(IMAGE) VERSION=$(VERSION) packaging/scripts/image.sh
+
+bench: ## relay benchmarks against a direct client, and the metrics scrape (see BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench 'Paced|256|Unpaced' -benchtime 5x ./core/relaybench/
 	$(GO) test -run '^$$' -bench 'TimeToFirst' -benchtime 100x ./core/relaybench/
 	$(GO) test -run '^$$' -bench 'Idle' -benchtime 4x ./core/relaybench/
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/ledger/ ./core/backend/
+	$(GO) test -run '^$$' -bench Scrape -benchtime 2s ./core/metrics/
+	$(MAKE) bench-procs
+	$(MAKE) bench-desktop
+
+BENCH_DIR := bin/bench
+bench-procs: build-headless ## the built agent, a paced SSE server and a coordinator as three processes, against a direct client
+	@mkdir -p $(BENCH_DIR)
+	$(GO) build -o $(BENCH_DIR)/pacedsse ./core/relaybench/pacedsse
+	$(GO) build -o $(BENCH_DIR)/procbench ./core/relaybench/procbench
+	$(BENCH_DIR)/procbench -agent $(BIN)-headless -sse $(BENCH_DIR)/pacedsse \
+		-cpuprofile $(abspath $(BENCH_DIR))/agent-cpu.prof -trace $(abspath $(BENCH_DIR))/agent.trace
+	@echo "profiles: go tool pprof -top $(BIN)-headless $(BENCH_DIR)/agent-cpu.prof; go tool trace $(BENCH_DIR)/agent.trace"
+
+bench-desktop: deps ## what the always-on desktop process and the dashboard cost, from /proc (about 4 minutes)
+	$(GO) test -tags $(GUI_TAGS) -run '^$$' -bench 'AlwaysOnDesktopProcess' -benchtime 1x -timeout 15m ./app/
 
 demo: build-headless ## run the agent against a local coordinator that dispatches a job every few seconds
 	@packaging/scripts/demo.sh
@@ -53,6 +101,6 @@ demo: build-headless ## run the agent against a local coordinator that dispatche
 demo-replay: build-headless ## the demo with a replayed llama.cpp server, for machines without an inference server
 	@DEMO_REPLAY=1 packaging/scripts/demo.sh
 
-clean: ## remove build outputs
+clean: ## remove build outputs (the tools in .cache stay; rm -rf .cache to rebuild them)
 	rm -rf bin dist
 

@@ -2,8 +2,11 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -12,9 +15,13 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/config"
+	"usepod.ai/agent/core/diagnose"
 	"usepod.ai/agent/core/engine"
 	"usepod.ai/agent/core/identity"
+	"usepod.ai/agent/core/jobs"
 	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/core/localapi"
+	"usepod.ai/agent/core/metrics"
 	"usepod.ai/agent/core/service"
 	"usepod.ai/agent/core/version"
 )
@@ -26,9 +33,53 @@ const drainTimeout = 60 * time.Second
 type runFlags struct {
 	headless       bool
 	coordinator    string
-	enrollmentCode string
+	enrollmentCode string // from the flag, the file or the environment (resolveEnrollmentCode)
+	codeFile       string // --enrollment-code-file
+	codeOnCmdLine  bool   // the code came from --enrollment-code: visible in the process list
 	allowInsecure  bool
 	keyring        string
+	api            apiFlags
+}
+
+// enrollmentCodeEnv gives the enrollment code without putting it on the
+// command line, where every user of the machine can read it (ps).
+const enrollmentCodeEnv = "USEPOD_ENROLLMENT_CODE"
+
+// maxCodeFile bounds the enrollment code file: a code is a few dozen bytes.
+const maxCodeFile = 4 << 10
+
+// resolveEnrollmentCode sets rf.enrollmentCode from --enrollment-code,
+// --enrollment-code-file or $USEPOD_ENROLLMENT_CODE, in that order; the
+// flag and the file together are refused. The variable is removed from the
+// environment once read, so programs the agent starts do not inherit it.
+func (rf *runFlags) resolveEnrollmentCode(getenv func(string) string) error {
+	switch {
+	case rf.enrollmentCode != "" && rf.codeFile != "":
+		return errors.New("give the enrollment code once: --enrollment-code or --enrollment-code-file, not both")
+	case rf.enrollmentCode != "":
+		rf.enrollmentCode = strings.TrimSpace(rf.enrollmentCode)
+		rf.codeOnCmdLine = true
+	case rf.codeFile != "":
+		f, err := os.Open(rf.codeFile)
+		if err != nil {
+			return fmt.Errorf("read the enrollment code file: %w", err)
+		}
+		data, err := io.ReadAll(io.LimitReader(f, maxCodeFile+1))
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("read the enrollment code file %s: %w", rf.codeFile, err)
+		}
+		if len(data) > maxCodeFile {
+			return fmt.Errorf("the enrollment code file %s is too large to hold a code; it should hold only the code from your Use Pod dashboard (POD-ENROLL-...)", rf.codeFile)
+		}
+		rf.enrollmentCode = strings.TrimSpace(string(data))
+		if rf.enrollmentCode == "" {
+			return fmt.Errorf("the enrollment code file %s is empty; put the code from your Use Pod dashboard (POD-ENROLL-...) in it", rf.codeFile)
+		}
+	default:
+		rf.enrollmentCode = strings.TrimSpace(getenv(enrollmentCodeEnv))
+	}
+	return nil
 }
 
 // agent is everything a running agent holds open.
@@ -36,7 +87,10 @@ type agent struct {
 	cfgPath, dataDir string
 	log              *slog.Logger
 	engine           *engine.Engine
-	ledger           *ledger.Ledger
+	ledger           *ledger.Keeper
+	hardware         *hardware
+	metrics          *metrics.Metrics  // served when [observability] prometheus_addr is set
+	history          *diagnose.History // state changes, for support bundles
 	closeLog         func()
 }
 
@@ -52,23 +106,39 @@ func cmdRun(ctx context.Context, c *cli, args []string) int {
 	fs := c.flagSet("run")
 	fs.BoolVar(&rf.headless, "headless", false, "run without a window (servers)")
 	fs.StringVar(&rf.coordinator, "coordinator", "", "coordinator `URL` (wss://...)")
-	fs.StringVar(&rf.enrollmentCode, "enrollment-code", "", "enrollment `code` from your Use Pod dashboard")
+	fs.StringVar(&rf.enrollmentCode, "enrollment-code", "", "enrollment `code` from your Use Pod dashboard (other users can see it in the process list; prefer --enrollment-code-file or $"+enrollmentCodeEnv+")")
+	fs.StringVar(&rf.codeFile, "enrollment-code-file", "", "read the enrollment code from `file`")
 	fs.BoolVar(&rf.allowInsecure, "allow-insecure", false, "allow a ws:// coordinator (local testing only)")
 	fs.StringVar(&rf.keyring, "keyring", "", "where the identity key is kept: auto, system or file")
+	fs.StringVar(&rf.api.addr, "api", "", "local API socket `path` (Windows: pipe name); default: agent.sock in the data folder")
+	fs.StringVar(&rf.api.group, "api-group", "", "also let members of this OS `group` use the local API (the system service)")
 	if ok, code := c.parse(fs, args); !ok {
 		return code
 	}
 	if fs.NArg() > 0 {
 		return c.usageError(fmt.Errorf("run takes no arguments, got %q", fs.Arg(0)))
 	}
+	if err := rf.resolveEnrollmentCode(os.Getenv); err != nil {
+		return c.usageError(err)
+	}
+	os.Unsetenv(enrollmentCodeEnv)
 	if !rf.headless {
 		return runDesktop(ctx, c, rf)
 	}
+	ln, addr, code := c.claimAPI(rf)
+	if ln == nil {
+		return code
+	}
+	defer ln.Close()
 	a, code := c.openAgent(ctx, rf)
 	if a == nil {
 		return code
 	}
 	defer a.Close()
+	a.log.Info("local API", "address", addr)
+	apiCtx, stopAPI := context.WithCancel(context.Background()) // cancelling stops serving the local API
+	defer stopAPI()
+	go serveAPI(apiCtx, ln, a.newAPIServer(localapi.ServerOptions{}), a.log)
 	if service.RunningAsWindowsService() {
 		// The service manager's stop request cancels sctx: drain as on SIGTERM.
 		err := service.RunWindowsService(func(sctx context.Context) error {
@@ -85,10 +155,41 @@ func cmdRun(ctx context.Context, c *cli, args []string) int {
 	return runHeadless(ctx, a)
 }
 
-// openAgent loads the config (with run's flag overrides), opens the key
-// store and ledger, and builds the engine. On failure it has reported the
-// error and returns the exit code.
+// openAgent is newAgent for the command line: on failure it has reported
+// the error in one line and returns the exit code.
 func (c *cli) openAgent(ctx context.Context, rf runFlags) (*agent, int) {
+	a, err := c.newAgent(ctx, rf)
+	if err != nil {
+		return nil, c.startFailed(err)
+	}
+	return a, exitOK
+}
+
+// startFailed reports why the agent could not start: exit 2 for a problem
+// with the settings or flags, 1 for anything else.
+func (c *cli) startFailed(err error) int {
+	var se *startError
+	if errors.As(err, &se) && se.settings {
+		return c.usageError(se.err)
+	}
+	return c.fail(err)
+}
+
+// startError is why newAgent failed, with what a failed-start window needs
+// to explain it.
+type startError struct {
+	what     string // in plain words, what could not be done
+	folder   string // the folder to open to fix it ("" when none helps)
+	settings bool   // the settings file or a flag is wrong (exit 2)
+	err      error
+}
+
+func (e *startError) Error() string { return e.err.Error() }
+func (e *startError) Unwrap() error { return e.err }
+
+// newAgent loads the config (with run's flag overrides), opens the key
+// store and ledger, and builds the engine.
+func (c *cli) newAgent(ctx context.Context, rf runFlags) (*agent, error) {
 	var fileCfg config.Config // as the file has it, before the flags
 	cfg, cfgPath, f, err := c.loadConfig(func(cfg *config.Config) {
 		fileCfg = cfg.Clone()
@@ -106,53 +207,90 @@ func (c *cli) openAgent(ctx context.Context, rf runFlags) (*agent, int) {
 		}
 	})
 	if err != nil {
-		return nil, c.usageError(err)
+		return nil, &startError{what: "Your settings file has a mistake.", folder: filepath.Dir(cfgPath), settings: true, err: err}
 	}
 	_, dataDir, err := c.paths()
 	if err != nil {
-		return nil, c.fail(err)
+		return nil, &startError{what: "Use Pod Agent could not find your user folders.", err: err}
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, c.fail(fmt.Errorf("create the data folder: %w", err))
+		return nil, &startError{what: "Use Pod Agent could not create its data folder.", folder: filepath.Dir(dataDir), err: fmt.Errorf("create the data folder: %w", err)}
 	}
 	log, closeLog, err := c.newLogger(dataDir, cfg.Observability.LogLevel)
 	if err != nil {
-		return nil, c.usageError(err)
+		return nil, &startError{what: "The log settings are wrong.", folder: filepath.Dir(cfgPath), settings: true, err: err}
 	}
 	for _, w := range f.Warnings {
 		log.Warn(w)
 	}
-	store, err := identity.OpenStore(ctx, cfg.Identity.Keyring, dataDir, log.With("component", "identity"))
+	if rf.codeOnCmdLine {
+		log.Warn("the enrollment code was given on the command line, where other users of this computer can see it; use --enrollment-code-file or $" + enrollmentCodeEnv + " instead")
+	}
+	// An explicit [identity] key_path (the command-line agent's agent.toml)
+	// is used in place; see identity.OpenConfigured.
+	store, err := identity.OpenConfigured(ctx, cfg.Identity.Keyring, cfg.Identity.KeyPath, dataDir, log.With("component", "identity"))
 	if err != nil {
 		closeLog()
-		return nil, c.fail(err)
+		return nil, &startError{what: "Use Pod Agent could not open the keychain or key file that keeps this computer's identity key.", folder: dataDir, err: err}
 	}
-	led, err := ledger.Open(filepath.Join(dataDir, "ledger.db"))
-	if err != nil {
-		closeLog()
-		return nil, c.fail(err)
-	}
+	// A ledger that cannot be opened or written does not stop the agent:
+	// the Keeper holds finished jobs, retries, and the problem is shown.
+	led := ledger.OpenKeeper(filepath.Join(dataDir, "ledger.db"), log.With("component", "ledger"))
+	startPaused, saveEarning := earningChoice(dataDir, log)
+	a := &agent{cfgPath: cfgPath, dataDir: dataDir, log: log, ledger: led, hardware: newHardware(log), history: &diagnose.History{}, closeLog: closeLog}
 	eng, err := engine.New(engine.Options{
 		Config:        cfg,
 		KeyStore:      store,
 		Ledger:        led,
 		SaveConfig:    func(cfg config.Config) error { return config.Save(cfgPath, rf.keepOutOfFile(cfg, fileCfg)) },
 		AllowInsecure: rf.allowInsecure,
+		StartPaused:   startPaused, // the user's choice survives a restart
+		SaveEarning:   saveEarning,
 		Log:           log,
+		// Set before Run starts any job: the metrics need the engine too.
+		OnJobEnd: func(r jobs.Result) { a.metrics.JobEnded(r) },
 	})
 	if err != nil {
 		led.Close()
 		closeLog()
-		return nil, c.fail(err)
+		return nil, &startError{what: "Use Pod Agent could not start.", err: err}
 	}
 	log.Info("starting", "version", version.Version, "config", cfgPath, "data_dir", dataDir,
 		"coordinator", cfg.Coordinator.URL, "enrollment_code", config.RedactCode(cfg.Coordinator.EnrollmentCode), "key", store.Where())
-	return &agent{cfgPath: cfgPath, dataDir: dataDir, log: log, engine: eng, ledger: led, closeLog: closeLog}, exitOK
+	a.engine = eng
+	a.metrics = newOpsMetrics(a)
+	return a, nil
+}
+
+// claimAPI listens on the agent's local API address, which makes this
+// process the one agent for it. When another agent holds it, it reports that
+// and returns a nil listener with the exit code.
+func (c *cli) claimAPI(rf runFlags) (net.Listener, string, int) {
+	addr := rf.api.addr
+	if addr == "" {
+		_, dataDir, err := c.paths()
+		if err != nil {
+			return nil, "", c.fail(err)
+		}
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, "", c.fail(fmt.Errorf("create the data folder: %w", err))
+		}
+		addr = localapi.UserAddress(dataDir)
+	}
+	ln, err := listenAPI(addr, rf.api.group)
+	if isAlreadyRunning(err) {
+		return nil, addr, c.fail(errAnotherAgent(addr))
+	}
+	if err != nil {
+		return nil, addr, c.fail(fmt.Errorf("open the local API at %s: %w", addr, err))
+	}
+	return ln, addr, exitOK
 }
 
 // runHeadless serves until SIGINT or SIGTERM, then lets running jobs finish
 // (bounded) and exits 0.
 func runHeadless(ctx context.Context, a *agent) int {
+	tuneGC()
 	defer startProfile(a.log)()
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -160,6 +298,8 @@ func runHeadless(ctx context.Context, a *agent) int {
 	defer cancelRun()
 	runErr := make(chan error, 1)
 	go func() { runErr <- a.engine.Run(runCtx) }()
+	go a.hardware.run(runCtx)
+	a.startOps(runCtx)
 
 	select {
 	case err := <-runErr:

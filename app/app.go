@@ -47,10 +47,15 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"run", "[--headless] [--coordinator URL] [--enrollment-code CODE] [--allow-insecure] [--keyring auto|system|file]", "serve jobs (opens the desktop window unless --headless)", cmdRun},
+		{"run", "[--headless] [--coordinator URL] [--enrollment-code CODE] [--allow-insecure] [--keyring auto|system|file] [--api ADDR]", "serve jobs (with a tray icon unless --headless)", cmdRun},
+		{"dashboard", "[--settings] [--api ADDR]", "open the dashboard of the running agent", cmdDashboard},
+		{"status", "[--json] [--api ADDR]", "show what the running agent is doing", cmdStatus},
+		{"pause", "[--api ADDR]", "stop taking new jobs (running ones finish)", cmdPause},
+		{"resume", "[--api ADDR]", "take jobs again", cmdResume},
 		{"earnings", "[--json]", "show what the agent has earned (an estimate)", cmdEarnings},
 		{"identity", "[--keyring auto|system|file]", "show the public key, provider id and where the key is kept", cmdIdentity},
 		{"validate", "", "check the settings file and exit", cmdValidate},
+		{"diagnose", "--out FILE.zip [--api ADDR]", "write a support bundle (no keys, codes or passwords)", cmdDiagnose},
 		{"import", "AGENT_TOML [IDENTITY_KEY]", "take over the command-line agent's settings and identity", cmdImport},
 		{"service", "install|uninstall|start|stop|status", "run the agent as a background service (servers)", cmdService},
 		{"version", "", "print the version", cmdVersion},
@@ -173,9 +178,15 @@ func (c *cli) loadConfig(edit func(*config.Config)) (config.Config, string, *con
 	return f.Config, cfgPath, f, nil
 }
 
-// newLogger logs text to stderr and to the size-capped file in the data
-// folder. The returned closer closes the file.
+// newLogger logs text to stderr and to the size-capped agent.log in the
+// data folder. The returned closer closes the file.
 func (c *cli) newLogger(dataDir, cfgLevel string) (*slog.Logger, func(), error) {
+	return c.newLoggerTo(dataDir, cfgLevel, "agent.log")
+}
+
+// newLoggerTo is newLogger with the log file's name: each process of the
+// desktop app keeps its own.
+func (c *cli) newLoggerTo(dataDir, cfgLevel, name string) (*slog.Logger, func(), error) {
 	level := c.logLevel
 	if level == "" {
 		level = cfgLevel
@@ -184,11 +195,16 @@ func (c *cli) newLogger(dataDir, cfgLevel string) (*slog.Logger, func(), error) 
 	if err := lv.UnmarshalText([]byte(cmpOr(level, "info"))); err != nil {
 		return nil, nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
-	lf, err := openLogFile(filepath.Join(dataDir, "logs", "agent.log"))
+	lf, err := openLogFile(filepath.Join(dataDir, "logs", name))
 	if err != nil {
 		return nil, nil, err
 	}
-	h := slog.NewTextHandler(io.MultiWriter(c.stderr, lf), &slog.HandlerOptions{Level: lv})
+	// A failing stderr (no console on Windows) must not silence the file.
+	var out *fanOut
+	out = newFanOut(func(name string, err error) {
+		out.writeOthersLocked(name, fmt.Appendf(nil, "level=WARN msg=\"cannot write the log to %s; logging continues elsewhere\" err=%q\n", name, err.Error()))
+	}, namedWriter{"stderr", c.stderr}, namedWriter{"the log file", lf})
+	h := slog.NewTextHandler(out, &slog.HandlerOptions{Level: lv})
 	return slog.New(h), func() { lf.Close() }, nil
 }
 

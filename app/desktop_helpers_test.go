@@ -49,7 +49,7 @@ func TestMain(m *testing.M) {
 }
 
 // moduleRoot is the folder of go.mod.
-func moduleRoot(t *testing.T) string {
+func moduleRoot(t testing.TB) string {
 	t.Helper()
 	root, err := findModuleRoot()
 	if err != nil {
@@ -89,7 +89,7 @@ func goTool() string {
 // declares the fyneDo migration, which turns Fyne's thread checker off.
 // The tests run the app in a folder without one, so a widget touched off
 // the UI goroutine is reported ("Error in Fyne call thread").
-func binaries(t *testing.T) (agent, replay string) {
+func binaries(t testing.TB) (agent, replay string) {
 	t.Helper()
 	built.once.Do(func() {
 		// No t.Fatal in here: it would leave the Once done and the paths empty.
@@ -122,7 +122,7 @@ func binaries(t *testing.T) (agent, replay string) {
 }
 
 // lookTool finds a program or fails the test with how to install it.
-func lookTool(t *testing.T, name, pkg string) string {
+func lookTool(t testing.TB, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
@@ -143,7 +143,7 @@ type proc struct {
 // start runs a command in the background. The cleanup stops it: stop
 // (SIGTERM unless given, then SIGKILL after 5 s) and wait; on failure it
 // logs the output.
-func start(t *testing.T, name string, cmd *exec.Cmd, stop os.Signal) *proc {
+func start(t testing.TB, name string, cmd *exec.Cmd, stop os.Signal) *proc {
 	t.Helper()
 	p := &proc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
 	if cmd.Stdout == nil {
@@ -186,7 +186,7 @@ func (p *proc) exited() bool {
 
 // stopAndWait sends SIGTERM and returns the exit code, or fails the test
 // if the process has not exited within limit.
-func (p *proc) stopAndWait(t *testing.T, limit time.Duration) int {
+func (p *proc) stopAndWait(t testing.TB, limit time.Duration) int {
 	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
@@ -198,7 +198,7 @@ func (p *proc) stopAndWait(t *testing.T, limit time.Duration) int {
 }
 
 // waitOutput waits until the output matches re and returns the match.
-func (p *proc) waitOutput(t *testing.T, re *regexp.Regexp, what string) string {
+func (p *proc) waitOutput(t testing.TB, re *regexp.Regexp, what string) string {
 	t.Helper()
 	deadline := time.Now().Add(desktopWait)
 	for {
@@ -217,7 +217,7 @@ func (p *proc) waitOutput(t *testing.T, re *regexp.Regexp, what string) string {
 
 // startXvfb starts a private X server on the first free display from :90
 // to :120 and returns its DISPLAY.
-func startXvfb(t *testing.T) string {
+func startXvfb(t testing.TB) string {
 	t.Helper()
 	xvfb := lookTool(t, "Xvfb", "xvfb")
 	for n := 90; n <= 120; n++ {
@@ -246,7 +246,7 @@ func startXvfb(t *testing.T) string {
 
 // startSessionBus starts a private D-Bus session bus and returns its
 // address.
-func startSessionBus(t *testing.T) string {
+func startSessionBus(t testing.TB) string {
 	t.Helper()
 	daemon := lookTool(t, "dbus-daemon", "dbus")
 	sock := filepath.Join(t.TempDir(), "bus")
@@ -264,7 +264,7 @@ func startSessionBus(t *testing.T) string {
 }
 
 // connectBus connects to the bus as a client of its own; closed at cleanup.
-func connectBus(t *testing.T, addr string) *dbus.Conn {
+func connectBus(t testing.TB, addr string) *dbus.Conn {
 	t.Helper()
 	conn, err := dbus.Connect(addr)
 	if err != nil {
@@ -278,7 +278,7 @@ func connectBus(t *testing.T, addr string) *dbus.Conn {
 // as the app's tray item on the session bus: fyne.io/systray exports it
 // under org.kde.StatusNotifierItem-<pid>-1 when the loop starts, after the
 // UI's goroutines have started.
-func waitUIRunning(t *testing.T, conn *dbus.Conn, app *proc) {
+func waitUIRunning(t testing.TB, conn *dbus.Conn, app *proc) {
 	t.Helper()
 	name := fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", app.cmd.Process.Pid)
 	deadline := time.Now().Add(desktopWait)
@@ -302,7 +302,7 @@ func waitUIRunning(t *testing.T, conn *dbus.Conn, app *proc) {
 
 // startReplayBackend runs the replayed llama.cpp server (the recordings of
 // a real llama-server, one model "tiny") and returns the URL it prints.
-func startReplayBackend(t *testing.T, bin string) string {
+func startReplayBackend(t testing.TB, bin string) string {
 	t.Helper()
 	cmd := exec.Command(bin, "-pace", "5ms")
 	stdout := &lockedBuffer{}
@@ -323,7 +323,7 @@ func startReplayBackend(t *testing.T, bin string) string {
 }
 
 // startCoordinator serves the local coordinator and returns its ws:// URL.
-func startCoordinator(t *testing.T) (*localcoord.Server, string) {
+func startCoordinator(t testing.TB) (*localcoord.Server, string) {
 	t.Helper()
 	coord := localcoord.New(localcoord.Options{})
 	hs := httptest.NewServer(coord.Handler())
@@ -341,18 +341,25 @@ type desktopSession struct {
 
 // newDesktopSession starts the X server and, unless bus is given, a session
 // bus, and writes an agent.toml with one llama.cpp backend.
-func newDesktopSession(t *testing.T, bus, backendURL string) *desktopSession {
+func newDesktopSession(t testing.TB, bus, backendURL string) *desktopSession {
 	t.Helper()
 	s := &desktopSession{display: startXvfb(t), bus: bus, home: t.TempDir(), data: t.TempDir()}
 	if s.bus == "" {
 		s.bus = startSessionBus(t)
 	}
-	s.config = filepath.Join(t.TempDir(), "agent.toml")
+	s.config = writeBackendConfig(t, backendURL)
+	return s
+}
+
+// writeBackendConfig writes an agent.toml with one llama.cpp backend.
+func writeBackendConfig(t testing.TB, backendURL string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "agent.toml")
 	toml := fmt.Sprintf("[[backends]]\nkind = \"llamacpp\"\nurl = %q\n", backendURL)
-	if err := os.WriteFile(s.config, []byte(toml), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return path
 }
 
 // env is a desktop session's environment, built from nothing so that the
@@ -375,17 +382,22 @@ func (s *desktopSession) env() []string {
 
 // runApp starts `usepod-agent run` against coordURL; the cleanup kills it
 // if the test has not stopped it.
-func (s *desktopSession) runApp(t *testing.T, agent, coordURL string) *proc {
+func (s *desktopSession) runApp(t testing.TB, agent, coordURL string) *proc {
 	t.Helper()
+	return start(t, "usepod-agent", s.command(agent, coordURL), syscall.SIGKILL)
+}
+
+// command is the desktop app's command line, as runApp starts it.
+func (s *desktopSession) command(agent, coordURL string) *exec.Cmd {
 	cmd := exec.Command(agent, "--config", s.config, "--data-dir", s.data, "run",
 		"--coordinator", coordURL, "--allow-insecure", "--enrollment-code", "POD-ENROLL-E2E00001", "--keyring", "file")
 	cmd.Env = s.env()
 	cmd.Dir = s.data // no FyneApp.toml here: Fyne's thread checker stays on (see binaries)
-	return start(t, "usepod-agent", cmd, syscall.SIGKILL)
+	return cmd
 }
 
 // earnings runs `usepod-agent earnings --json` on the session's data.
-func (s *desktopSession) earnings(t *testing.T, agent string) earningsJSON {
+func (s *desktopSession) earnings(t testing.TB, agent string) earningsJSON {
 	t.Helper()
 	cmd := exec.Command(agent, "--data-dir", s.data, "earnings", "--json")
 	cmd.Env = s.env()
@@ -425,7 +437,7 @@ func states(log string) []string {
 
 // checkCleanLog fails on the lines that must never appear in the app's
 // output.
-func checkCleanLog(t *testing.T, log string) {
+func checkCleanLog(t testing.TB, log string) {
 	t.Helper()
 	for _, bad := range []string{"Error in Fyne call thread", "panic:"} {
 		if strings.Contains(log, bad) {
@@ -436,7 +448,7 @@ func checkCleanLog(t *testing.T, log string) {
 
 // waitProvider waits for the app's next authenticated connection and its
 // first capabilities.
-func waitProvider(t *testing.T, coord *localcoord.Server) (*localcoord.Provider, localcoord.Capabilities, int) {
+func waitProvider(t testing.TB, coord *localcoord.Server) (*localcoord.Provider, localcoord.Capabilities, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), desktopWait)
 	defer cancel()
@@ -449,7 +461,7 @@ func waitProvider(t *testing.T, coord *localcoord.Server) (*localcoord.Provider,
 }
 
 // waitCapabilities waits for the next capabilities frame at or after from.
-func waitCapabilities(t *testing.T, p *localcoord.Provider, from int) (localcoord.Capabilities, int) {
+func waitCapabilities(t testing.TB, p *localcoord.Provider, from int) (localcoord.Capabilities, int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), desktopWait)
 	defer cancel()

@@ -20,10 +20,14 @@ import (
 	"usepod.ai/agent/core/localcoord"
 )
 
-// The real binary on a private X server: it connects to the local
-// coordinator, offers the replayed llama.cpp model, serves a job, records
-// it in the ledger and shows it on the dashboard, which the test
-// photographs; SIGTERM then ends it cleanly.
+// The real binary on a private X server whose desktop has no tray: the
+// always-on process connects to the local coordinator, offers the replayed
+// llama.cpp model and, with no tray to live in, opens its dashboard process
+// itself. It serves a job, records it in the ledger and sends the "First job
+// served" notification; the dashboard shows the job, and the test
+// photographs it. A second launch asks the running agent to show its
+// dashboard and exits at once, without a second engine or dashboard.
+// SIGTERM then ends the agent cleanly, and its dashboard with it.
 //
 // The screenshot goes to $USEPOD_SCREENSHOT_DIR, else to screenshots/ at
 // the module root (ignored by git).
@@ -38,9 +42,11 @@ func TestDesktopEndToEndUnderXvfb(t *testing.T) {
 
 	app := s.runApp(t, agent, coordURL)
 	p, caps, _ := waitProvider(t, coord)
-	// Dispatch only once the UI runs: a job that ends before the notifier
-	// has seen its first snapshot counts as history, not as news.
+	// Dispatch only once the tray runs and the agent says it waits: a job
+	// that ends before the notifier has seen its first snapshot counts as
+	// history, not as news.
 	waitUIRunning(t, conn, app)
+	app.waitOutput(t, stateIs("waiting for jobs"), "state=waiting for jobs")
 	if got := caps.ModelIDs(); !slices.Equal(got, []string{"tiny"}) {
 		t.Fatalf("the app offers %v, want [tiny]", got)
 	}
@@ -77,12 +83,26 @@ func TestDesktopEndToEndUnderXvfb(t *testing.T) {
 		t.Errorf("no \"First job served\" notification; got %q", notes.titles())
 	}
 
-	// The notification comes from the first snapshot with the job in the
-	// totals; the dashboard got the same snapshot. Give it a few frames to
-	// draw it.
-	time.Sleep(500 * time.Millisecond)
-	shot := screenshot(t, s.display)
+	// The dashboard is a window of its own process, onto the agent's
+	// local API. Give it a moment to draw the job it was sent.
+	waitWindow(t, s.display, "Use Pod Agent")
+	time.Sleep(2500 * time.Millisecond) // the hardware card reads every 2 s
+	shot := screenshot(t, s.display, "desktop-dashboard.png")
 	t.Logf("screenshot: %s", shot)
+
+	// A second launch: it finds the running agent and exits 0 at once.
+	began := time.Now()
+	second := s.command(agent, coordURL)
+	out, err := second.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "already running") {
+		t.Errorf("second launch: %v, output %q; want exit 0 saying the agent already runs", err, out)
+	}
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("the second launch took %v, want a few seconds at most", took)
+	}
+	if n := strings.Count(app.out.String(), `msg="dashboard opened"`); n != 1 {
+		t.Errorf("the agent opened %d dashboards, want 1 (the second launch brings the open one forward)", n)
+	}
 
 	if code := app.stopAndWait(t, 30*time.Second); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
@@ -97,6 +117,27 @@ func TestDesktopEndToEndUnderXvfb(t *testing.T) {
 	if !strings.Contains(log, `msg=stopped`) {
 		t.Error("the app did not log that it stopped")
 	}
+	if !strings.Contains(log, `msg="dashboard closed"`) {
+		t.Error("the dashboard did not close with the agent")
+	}
+}
+
+// waitWindow waits until a window of this title is mapped on the display.
+func waitWindow(t testing.TB, display, title string) {
+	t.Helper()
+	xwininfo := lookTool(t, "xwininfo", "x11-utils")
+	deadline := time.Now().Add(desktopWait)
+	var out []byte
+	for time.Now().Before(deadline) {
+		cmd := exec.Command(xwininfo, "-name", title)
+		cmd.Env = []string{"DISPLAY=" + display}
+		out, _ = cmd.CombinedOutput()
+		if strings.Contains(string(out), "Map State: IsViewable") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no window %q shown on %s: %s", title, display, out)
 }
 
 // inOrder reports whether want appears in got in this order, not
@@ -114,7 +155,7 @@ func inOrder(got, want []string) bool {
 // screenshot photographs the whole X display into the screenshot folder
 // and checks that it shows something: a PNG of some size with many colours
 // (an empty or black screen has one).
-func screenshot(t *testing.T, display string) string {
+func screenshot(t testing.TB, display, name string) string {
 	t.Helper()
 	imp := lookTool(t, "import", "imagemagick")
 	dir := os.Getenv("USEPOD_SCREENSHOT_DIR")
@@ -124,7 +165,7 @@ func screenshot(t *testing.T, display string) string {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "desktop-dashboard.png")
+	path := filepath.Join(dir, name)
 	cmd := exec.Command(imp, "-window", "root", path)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "DISPLAY=" + display, "HOME=" + t.TempDir()}
 	if out, err := cmd.CombinedOutput(); err != nil {

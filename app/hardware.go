@@ -1,77 +1,83 @@
-//go:build !nogui
-
 package app
 
 import (
 	"context"
-	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"usepod.ai/agent/core/telemetry"
-	"usepod.ai/agent/ui"
 )
 
-// Sampling intervals: every second while the dashboard shows the figures,
-// rarely while nobody looks, so a hidden app costs next to nothing.
+// Sampling intervals: every second while a dashboard shows the figures,
+// rarely while nobody looks, so the always-on process costs next to nothing.
 const (
-	hardwareVisibleEvery = time.Second
-	hardwareHiddenEvery  = 30 * time.Second
-	hardwareHistory      = 300 // five minutes at one sample a second
+	hardwareWatchedEvery = time.Second
+	hardwareIdleEvery    = 30 * time.Second
+	// hardwareWatchLease is how long one dashboard request keeps the fast
+	// rate: a dashboard asks every second while it shows, so a closed or
+	// crashed one lets the rate drop by itself.
+	hardwareWatchLease = 5 * time.Second
+	hardwareHistory    = 300 // five minutes at one sample a second
 )
 
-// hardware adapts the telemetry sampler to the dashboard's HardwareSource.
-type hardware struct{ s *telemetry.Sampler }
+// hardware is the agent's telemetry sampler, served to dashboards through
+// the local API (localapi.Hardware).
+type hardware struct {
+	s *telemetry.Sampler
+
+	mu           sync.Mutex // guards watchedUntil and slowdown
+	watchedUntil time.Time
+	slowdown     *time.Timer // drops the rate once the lease has run out
+}
 
 func newHardware(log *slog.Logger) *hardware {
 	return &hardware{s: telemetry.NewSampler(telemetry.Options{
-		Interval: hardwareHiddenEvery,
+		Interval: hardwareIdleEvery,
 		History:  hardwareHistory,
 		Logger:   log.With("component", "telemetry"),
 	})}
 }
 
 // run samples until ctx ends. It blocks.
-func (h *hardware) run(ctx context.Context) { h.s.Run(ctx, nil) }
-
-func (h *hardware) Latest() ui.HardwareView {
-	s, ok := h.s.Latest()
-	if !ok {
-		return ui.HardwareView{Err: errors.New("no reading yet")}
+func (h *hardware) run(ctx context.Context) {
+	h.s.Run(ctx, nil)
+	h.mu.Lock()
+	if h.slowdown != nil {
+		h.slowdown.Stop()
 	}
-	return view(s)
+	h.mu.Unlock()
 }
 
-func (h *hardware) History() []ui.HardwareView {
-	samples := h.s.History(hardwareHistory)
-	out := make([]ui.HardwareView, len(samples))
-	for i, s := range samples {
-		out[i] = view(s)
-	}
-	return out
-}
+func (h *hardware) Latest() (telemetry.Sample, bool) { return h.s.Latest() }
+func (h *hardware) History(n int) []telemetry.Sample { return h.s.History(min(n, hardwareHistory)) }
 
-func (h *hardware) SetVisible(visible bool) {
-	if visible {
-		h.s.SetInterval(hardwareVisibleEvery)
+// Watched says a dashboard is looking: sample every second for the next few
+// seconds.
+func (h *hardware) Watched() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	fresh := time.Now().After(h.watchedUntil)
+	h.watchedUntil = time.Now().Add(hardwareWatchLease)
+	if !fresh {
+		h.slowdown.Reset(hardwareWatchLease)
+		return
+	}
+	h.s.SetInterval(hardwareWatchedEvery)
+	if h.slowdown == nil {
+		h.slowdown = time.AfterFunc(hardwareWatchLease, h.lapse)
 	} else {
-		h.s.SetInterval(hardwareHiddenEvery)
+		h.slowdown.Reset(hardwareWatchLease)
 	}
 }
 
-func view(s telemetry.Sample) ui.HardwareView {
-	v := ui.HardwareView{At: s.At, CPUPercent: s.CPUPercent, MemUsed: s.MemUsed, MemTotal: s.MemTotal}
-	if s.Err != "" {
-		v.Err = errors.New(s.Err)
+// lapse drops back to the idle rate once no dashboard has asked for a while.
+func (h *hardware) lapse() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if wait := time.Until(h.watchedUntil); wait > 0 {
+		h.slowdown.Reset(wait)
+		return
 	}
-	for _, g := range s.GPUs {
-		v.GPUs = append(v.GPUs, ui.GPUView{
-			Index: g.Index, Name: g.Name,
-			UtilPercent: g.UtilPercent, HasUtil: g.Valid.Has(telemetry.FieldUtil),
-			MemUsed: g.MemUsed, MemTotal: g.MemTotal, HasMem: g.Valid.Has(telemetry.FieldMemUsed | telemetry.FieldMemTotal),
-			TempC: g.TempC, HasTemp: g.Valid.Has(telemetry.FieldTemp),
-			PowerW: g.PowerW, PowerLimitW: g.PowerLimitW, HasPower: g.Valid.Has(telemetry.FieldPower),
-		})
-	}
-	return v
+	h.s.SetInterval(hardwareIdleEvery)
 }

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/identity"
+	"usepod.ai/agent/core/localapi"
 )
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -22,6 +24,7 @@ type importResult struct {
 	PublicKey  string
 	ProviderID string
 	KeptIn     string
+	Config     config.Config // the settings now saved
 }
 
 // importCLI takes over the command-line agent's settings (agent.toml) and
@@ -50,6 +53,9 @@ func importCLI(ctx context.Context, tomlPath, keyPath, cfgPath string, dataDir s
 	if ours.Exists && ours.Config.Identity.Keyring != "" {
 		merged.Identity.Keyring = ours.Config.Identity.Keyring
 	}
+	// The key moves into this agent's own store: the imported key_path
+	// would otherwise keep using the command-line agent's file in place.
+	merged.Identity.KeyPath = ""
 
 	if keyPath == "" {
 		keyPath = expandHome(theirs.Config.Identity.KeyPath)
@@ -72,7 +78,7 @@ func importCLI(ctx context.Context, tomlPath, keyPath, cfgPath string, dataDir s
 	case err != nil:
 		return importResult{}, err
 	case cur.PublicBase64() != id.PublicBase64() && !force:
-		return importResult{}, fmt.Errorf("this computer already has a different identity (public key %s, provider id %q); importing would replace it — run again with --force if you are sure", cur.PublicBase64(), cur.ProviderID)
+		return importResult{}, &identityConflict{current: cur}
 	}
 	if err := store.Save(ctx, id); err != nil {
 		return importResult{}, err
@@ -80,7 +86,7 @@ func importCLI(ctx context.Context, tomlPath, keyPath, cfgPath string, dataDir s
 	if err := config.Save(cfgPath, merged); err != nil {
 		return importResult{}, err
 	}
-	return importResult{KeyPath: keyPath, PublicKey: id.PublicBase64(), ProviderID: id.ProviderID, KeptIn: store.Where()}, nil
+	return importResult{KeyPath: keyPath, PublicKey: id.PublicBase64(), ProviderID: id.ProviderID, KeptIn: store.Where(), Config: merged}, nil
 }
 
 func expandHome(p string) string {
@@ -119,4 +125,55 @@ func printImport(w io.Writer, cfgPath string, r importResult) {
 	if r.ProviderID != "" {
 		fmt.Fprintf(w, "Provider id %s kept: no enrollment code is needed.\n", r.ProviderID)
 	}
+}
+
+// importFromCLI is the local API's import: the dashboard's Settings →
+// Import. A different identity already here is only replaced when the user
+// confirmed it (r.Force); otherwise the answer says what would be lost. A
+// successful import is applied to the running engine at once: its settings
+// (so the next save does not undo them) and its identity (the session
+// reconnects with the imported key).
+func (a *agent) importFromCLI(ctx context.Context, r localapi.ImportRequest) (localapi.ImportResult, error) {
+	res, err := importCLI(ctx, r.AgentToml, r.IdentityKey, a.cfgPath, a.dataDir, r.Force)
+	var conflict *identityConflict
+	if errors.As(err, &conflict) {
+		return localapi.ImportResult{}, a.conflictError(ctx, conflict)
+	}
+	if err != nil {
+		return localapi.ImportResult{}, err
+	}
+	if err := a.engine.UpdateConfig(func(c *config.Config) { *c = res.Config }); err != nil {
+		return localapi.ImportResult{}, fmt.Errorf("the import was saved but not applied; restart Use Pod Agent to use it: %w", err)
+	}
+	if _, err := a.engine.ReloadIdentity(ctx); err != nil {
+		return localapi.ImportResult{}, fmt.Errorf("the import was saved but not applied; restart Use Pod Agent to use it: %w", err)
+	}
+	a.log.Info("imported the command-line agent", "provider_id", res.ProviderID, "kept_in", res.KeptIn)
+	return localapi.ImportResult{KeyPath: res.KeyPath, PublicKey: res.PublicKey, ProviderID: res.ProviderID, KeptIn: res.KeptIn}, nil
+}
+
+// conflictError tells the dashboard what replacing this computer's
+// identity would lose: what it has earned here, or nothing.
+func (a *agent) conflictError(ctx context.Context, c *identityConflict) error {
+	e := &localapi.IdentityConflictError{CurrentPublicKey: c.current.PublicBase64(), CurrentProviderID: c.current.ProviderID}
+	if t, err := a.ledger.Totals(ctx, time.Now()); err == nil {
+		e.CurrentJobs, e.CurrentEarnedMicro = t.Jobs, t.TotalMicro
+	}
+	switch {
+	case e.CurrentJobs > 0:
+		e.Msg = fmt.Sprintf("This computer already has its own identity (provider id %s), which has served %d jobs for about %s USDC here. Importing replaces it with the command-line agent's: this computer then earns as that provider, and the jobs already served stay in your earnings record.", cmpOr(e.CurrentProviderID, "not enrolled"), e.CurrentJobs, usdc(e.CurrentEarnedMicro))
+	case e.CurrentProviderID != "":
+		e.Msg = fmt.Sprintf("This computer already has its own identity (provider id %s). It has not earned anything yet, so you lose nothing by replacing it with the command-line agent's.", e.CurrentProviderID)
+	default:
+		e.Msg = "This computer already has an identity of its own, never enrolled and never used to earn: you lose nothing by replacing it with the command-line agent's."
+	}
+	return e
+}
+
+// identityConflict is importCLI's refusal to replace a different identity
+// without force.
+type identityConflict struct{ current *identity.Identity }
+
+func (e *identityConflict) Error() string {
+	return fmt.Sprintf("this computer already has a different identity (public key %s, provider id %q); importing would replace it — run again with --force if you are sure", e.current.PublicBase64(), e.current.ProviderID)
 }

@@ -21,7 +21,10 @@ type earningsJSON struct {
 	Jobs            int64               `json:"jobs"`
 	TodayJobs       int64               `json:"today_jobs"`
 	Models          []modelEarningsJSON `json:"models"`
-	Note            string              `json:"note"`
+	// PendingJobs finished while the ledger could not be written; they are
+	// not in the totals yet.
+	PendingJobs int    `json:"pending_jobs"`
+	Note        string `json:"note"`
 }
 
 type modelEarningsJSON struct {
@@ -44,7 +47,9 @@ func cmdEarnings(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	led, err := ledger.Open(filepath.Join(dataDir, "ledger.db"))
+	path := filepath.Join(dataDir, "ledger.db")
+	pending := ledger.JournalPending(path)
+	led, err := ledger.Open(path)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -55,7 +60,7 @@ func cmdEarnings(ctx context.Context, c *cli, args []string) int {
 	}
 	out := earningsJSON{
 		TotalMicroUSDC: t.TotalMicro, TodayMicroUSDC: t.TodayMicro, Last7dMicroUSDC: t.Last7dMicro,
-		Jobs: t.Jobs, TodayJobs: t.TodayJobs, Models: []modelEarningsJSON{}, Note: estimateNote,
+		Jobs: t.Jobs, TodayJobs: t.TodayJobs, Models: []modelEarningsJSON{}, PendingJobs: pending, Note: estimateNote,
 	}
 	for _, m := range t.Models {
 		out.Models = append(out.Models, modelEarningsJSON{Model: m.Model, Jobs: m.Jobs, TotalMicroUSDC: m.TotalMicro, TodayJobs: m.TodayJobs, TodayMicroUSDC: m.TodayMicro})
@@ -74,6 +79,9 @@ func cmdEarnings(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(w, "  %s\t%s USDC\t%d jobs\n", m.Model, usdc(m.TotalMicro), m.Jobs)
 	}
 	w.Flush()
+	if pending > 0 {
+		fmt.Fprintf(c.stdout, "%d finished jobs wait to be written to the ledger (it could not be written); they are not counted yet.\n", pending)
+	}
 	fmt.Fprintf(c.stdout, "(%s)\n", estimateNote)
 	return exitOK
 }
@@ -102,7 +110,7 @@ func cmdIdentity(ctx context.Context, c *cli, args []string) int {
 		return c.fail(err)
 	}
 	mode := cmpOr(*keyring, cfg.Identity.Keyring)
-	store, err := identity.OpenStore(ctx, mode, dataDir, discardLogger())
+	store, err := identity.OpenConfigured(ctx, mode, cfg.Identity.KeyPath, dataDir, discardLogger())
 	if err != nil {
 		return c.fail(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 )
 
@@ -24,9 +25,22 @@ func openLogFile(path string) (*logFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("log folder: %w", err)
 	}
+	// The logs folder is the agent's own: keep it private even if it was
+	// made looser (the data folder itself may be the user's and is left as
+	// it is; every file in it is 0600).
+	if st, err := os.Stat(filepath.Dir(path)); err == nil && st.Mode().Perm()&0o077 != 0 && runtime.GOOS != "windows" {
+		os.Chmod(filepath.Dir(path), 0o700)
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open log file: %w", err)
+	}
+	// A log file made earlier with looser permissions (an older version, a
+	// umask, the user) is made owner-only too: logs name models, backends
+	// and the provider id.
+	if err := f.Chmod(0o600); err != nil && runtime.GOOS != "windows" {
+		f.Close()
+		return nil, fmt.Errorf("make the log file private: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {

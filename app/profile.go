@@ -4,12 +4,19 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
-// startProfile writes a CPU profile to $USEPOD_CPUPROFILE while the agent
-// runs, for `make profile`. It returns the function that stops it.
+// startProfile writes a CPU profile to $USEPOD_CPUPROFILE and a runtime
+// (scheduler) trace to $USEPOD_TRACE while the agent runs, for `make
+// bench-procs`. It returns the function that stops them.
 func startProfile(log *slog.Logger) func() {
-	path := os.Getenv("USEPOD_CPUPROFILE")
+	stopCPU := startCPUProfile(log, os.Getenv("USEPOD_CPUPROFILE"))
+	stopTrace := startTrace(log, os.Getenv("USEPOD_TRACE"))
+	return func() { stopCPU(); stopTrace() }
+}
+
+func startCPUProfile(log *slog.Logger, path string) func() {
 	if path == "" {
 		return func() {}
 	}
@@ -24,4 +31,21 @@ func startProfile(log *slog.Logger) func() {
 		return func() {}
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+func startTrace(log *slog.Logger, path string) func() {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		log.Warn("runtime trace", "err", err)
+		return func() {}
+	}
+	if err := trace.Start(f); err != nil {
+		log.Warn("runtime trace", "err", err)
+		f.Close()
+		return func() {}
+	}
+	return func() { trace.Stop(); f.Close() }
 }

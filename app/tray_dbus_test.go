@@ -17,9 +17,9 @@ import (
 )
 
 // The tray as a Linux desktop sees it: on a private session bus with a
-// StatusNotifierWatcher, the real app registers its item, and the item's
-// menu, read and clicked through com.canonical.dbusmenu the way a panel
-// does, pauses the engine.
+// StatusNotifierWatcher, the real always-on process registers its item, and
+// the item's menu, read and clicked through com.canonical.dbusmenu the way a
+// panel does, pauses the engine, opens the dashboard process and quits.
 func TestTrayOverDBus(t *testing.T) {
 	agent, replayBin := binaries(t)
 	backend := startReplayBackend(t, replayBin)
@@ -71,9 +71,7 @@ func TestTrayOverDBus(t *testing.T) {
 		t.Fatal("Pause earning is disabled")
 	}
 
-	if err := menu.Call("com.canonical.dbusmenu.Event", 0, pause.id, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
-		t.Fatalf("click Pause earning: %v", err)
-	}
+	click(t, menu, pause)
 
 	caps, _ = waitCapabilities(t, p, i+1)
 	if len(caps.Models) != 0 {
@@ -92,16 +90,42 @@ func TestTrayOverDBus(t *testing.T) {
 		t.Errorf("paused menu = %v", items)
 	}
 
-	if code := app.stopAndWait(t, 30*time.Second); code != 0 {
-		t.Errorf("exit code after SIGTERM = %d, want 0", code)
+	// With a tray, nothing opens a window until the user asks for one.
+	if strings.Contains(app.out.String(), `msg="dashboard opened"`) {
+		t.Error("the app opened its dashboard by itself although a tray shows its icon")
+	}
+	click(t, menu, findLabel(items, "Open dashboard"))
+	waitWindow(t, s.display, "Use Pod Agent")
+	click(t, menu, findLabel(items, "Quit"))
+	select {
+	case <-app.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the app did not exit within 30 s of Quit")
+	}
+	if code := app.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code after Quit = %d, want 0", code)
 	}
 	log := app.out.String()
 	checkCleanLog(t, log)
+	if !strings.Contains(log, `msg="dashboard closed"`) {
+		t.Error("the dashboard did not close with the agent")
+	}
 	if got, want := states(log), []string{"connecting", "waiting for jobs", "paused"}; !inOrder(got, want) {
 		t.Errorf("states logged %q, want %q in that order", got, want)
 	}
 	if n := strings.Count(log, `msg="earning paused by the user"`); n != 1 {
 		t.Errorf("the app logged %d pauses by the user, want 1", n)
+	}
+}
+
+// click clicks a menu item the way a panel does.
+func click(t testing.TB, menu dbus.BusObject, item *menuEntry) {
+	t.Helper()
+	if item == nil {
+		t.Fatal("no such menu item")
+	}
+	if err := menu.Call("com.canonical.dbusmenu.Event", 0, item.id, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
+		t.Fatalf("click %s: %v", item.label, err)
 	}
 }
 
@@ -159,7 +183,7 @@ func readMenu(menu dbus.BusObject) ([]menuEntry, error) {
 }
 
 // waitMenu polls the menu until ok holds for a non-empty one.
-func waitMenu(t *testing.T, menu dbus.BusObject, what string, ok func([]menuEntry) bool) []menuEntry {
+func waitMenu(t testing.TB, menu dbus.BusObject, what string, ok func([]menuEntry) bool) []menuEntry {
 	t.Helper()
 	deadline := time.Now().Add(desktopWait)
 	var items []menuEntry
@@ -198,7 +222,7 @@ const (
 
 // serveWatcher exports the watcher and then takes its well-known name, so
 // that whoever sees the name finds everything behind it.
-func serveWatcher(t *testing.T, conn *dbus.Conn) *watcher {
+func serveWatcher(t testing.TB, conn *dbus.Conn) *watcher {
 	t.Helper()
 	w := &watcher{conn: conn, registered: make(chan registration, 4)}
 	if err := conn.Export(w, watcherPath, watcherIface); err != nil {

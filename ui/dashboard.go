@@ -13,6 +13,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"usepod.ai/agent/core/engine"
+	"usepod.ai/agent/ui/present"
 )
 
 // The dashboard's default size: room for the two cards side by side and a
@@ -30,6 +31,12 @@ type dashboard struct {
 	detail   *widget.RichText
 	toggle   *widget.Button
 	settings *widget.Button // its label says what to fix there, when something needs fixing
+	// detailsButton shows or hides detailsText, the technical text behind
+	// the plain words of a problem; both are hidden when nothing is wrong.
+	detailsButton *widget.Button
+	detailsText   *widget.Label
+	detailsBox    fyne.CanvasObject // holds detailsButton; hidden with it, so it takes no room
+	detailsRow    fyne.CanvasObject // holds detailsText; hidden with it
 
 	earnings *earningsCard
 	hardware *hardwareCard
@@ -67,11 +74,20 @@ func newDashboard(u *UI) *dashboard {
 	d.toggle.Importance = widget.HighImportance
 	d.settings = widget.NewButtonWithIcon("Settings", theme.SettingsIcon(), u.ShowSettings)
 	settings := d.settings
+	d.detailsText = widget.NewLabel("")
+	d.detailsText.Wrapping = fyne.TextWrapWord
+	d.detailsText.Selectable = true // so it can be copied into a support request
+	d.detailsText.Hide()
+	d.detailsButton = widget.NewButton("Details", d.toggleDetails)
+	d.detailsButton.Importance = widget.LowImportance
+	d.detailsButton.Hide()
 
 	// The Start/Pause button is the one action most people want; it gets a
 	// generous fixed size so it does not jump as its label changes.
 	bigToggle := container.NewStack(fixedSize(200, 48), d.toggle)
-	actions := container.NewHBox(container.NewCenter(settings), bigToggle)
+	d.detailsBox = container.NewCenter(d.detailsButton)
+	d.detailsBox.Hide()
+	actions := container.NewHBox(d.detailsBox, container.NewCenter(settings), bigToggle)
 
 	// The title has the full width to itself, so its wrapping depends only
 	// on the window's width (a long rejection reason wraps; the buttons'
@@ -81,7 +97,9 @@ func newDashboard(u *UI) *dashboard {
 	iconBox := container.NewCenter(container.NewStack(fixedSize(dot, dot), d.icon))
 	titleRow := container.NewBorder(nil, nil, iconBox, nil, d.title)
 	detailRow := container.NewBorder(nil, nil, fixedSize(dot, 0), actions, d.detail)
-	header := container.New(layout.NewCustomPaddedVBoxLayout(0), titleRow, detailRow)
+	d.detailsRow = container.NewBorder(nil, nil, fixedSize(dot, 0), nil, d.detailsText)
+	d.detailsRow.Hide()
+	header := container.New(layout.NewCustomPaddedVBoxLayout(0), titleRow, detailRow, d.detailsRow)
 
 	cards := container.NewGridWithColumns(2, d.earnings.card, d.hardware.card)
 	body := container.NewVBox(header, widget.NewSeparator(), cards, d.models.card)
@@ -99,20 +117,16 @@ func fixedSize(w, h float32) fyne.CanvasObject {
 	return r
 }
 
-// installCloseIntercept decides what closing the window means: with a
-// visible tray icon it hides the window (the agent keeps earning and the
-// tray brings it back); without one it quits, since a hidden window could
-// not be found again.
+// installCloseIntercept decides what closing the window means: the
+// dashboard process ends (the agent keeps serving; its tray, or launching
+// the app again, opens a new dashboard).
 func (d *dashboard) installCloseIntercept() {
 	d.win.SetCloseIntercept(d.closeRequested)
 }
 
 // closeRequested runs when the user closes the window.
 func (d *dashboard) closeRequested() {
-	if d.u.TrayAvailable() {
-		d.hide()
-		return
-	}
+	d.hide()
 	d.u.quit()
 }
 
@@ -129,7 +143,7 @@ func (d *dashboard) hide() {
 // engine's next snapshot says so, not here, so it never shows a state the
 // engine has not reached.
 func (d *dashboard) onToggle() {
-	if wantsToEarn(d.last) {
+	if present.WantsToEarn(d.last) {
 		d.u.eng.Pause()
 	} else {
 		d.u.eng.Start()
@@ -151,12 +165,52 @@ func (d *dashboard) applyHeader(now time.Time) {
 	d.title.SetText(statusText(s, now))
 	setText(d.detail, statusDetail(s))
 	d.icon.SetResource(stateIcon(s))
+	d.applyDetails()
 	d.settings.SetText(settingsLabel(s))
-	d.toggle.SetText(toggleLabel(s))
-	if wantsToEarn(s) {
+	d.toggle.SetText(present.ToggleLabel(s))
+	if present.WantsToEarn(s) {
 		d.toggle.SetIcon(theme.MediaPauseIcon())
 	} else {
 		d.toggle.SetIcon(theme.MediaPlayIcon())
+	}
+}
+
+// applyDetails keeps the Details control in step with the problem shown:
+// hidden with nothing wrong, and the open text following the problem.
+func (d *dashboard) applyDetails() {
+	detail := d.last.Problem.Detail
+	if detail == "" {
+		d.detailsButton.SetText("Details")
+		d.showDetails(false)
+		d.detailsBox.Hide()
+		d.detailsButton.Hide()
+		return
+	}
+	d.detailsButton.Show()
+	d.detailsBox.Show()
+	if d.detailsText.Text != detail {
+		d.detailsText.SetText(detail)
+	}
+}
+
+// toggleDetails shows or hides the technical text.
+func (d *dashboard) toggleDetails() {
+	open := !d.detailsText.Visible()
+	d.showDetails(open)
+	if open {
+		d.detailsButton.SetText("Hide details")
+	} else {
+		d.detailsButton.SetText("Details")
+	}
+}
+
+func (d *dashboard) showDetails(on bool) {
+	if on {
+		d.detailsText.Show()
+		d.detailsRow.Show()
+	} else {
+		d.detailsText.Hide()
+		d.detailsRow.Hide()
 	}
 }
 

@@ -168,18 +168,17 @@ func TestHardwareCard(t *testing.T) {
 // Showing and hiding the dashboard tells the sampler, so it can slow down.
 func TestDashboardVisibilityReachesSampler(t *testing.T) {
 	hw := &fakeHW{view: gpuSample()}
-	u, _ := newTestUI(t, newFakeEngine(earningSnapshot()), hw, Actions{})
-	u.hasTray.Store(true)
+	u, _ := newTestUI(t, newFakeEngine(earningSnapshot()), hw, Actions{Quit: func() {}})
 	u.ShowDashboard()
-	u.dash.closeRequested() // the window manager's close button: with a tray, hide
+	u.dash.closeRequested() // the window manager's close button
 	if got := hw.visibility(); !slices.Equal(got, []bool{true, false}) {
 		t.Errorf("SetVisible calls = %v, want [true false]", got)
 	}
 }
 
-// Without a tray, closing the dashboard quits through Actions.Quit rather
-// than hiding the only way back.
-func TestDashboardCloseWithoutTrayQuits(t *testing.T) {
+// Closing the dashboard ends the dashboard process through Actions.Quit;
+// the agent keeps serving.
+func TestDashboardCloseQuits(t *testing.T) {
 	quit := 0
 	u, _ := newTestUI(t, newFakeEngine(earningSnapshot()), nil, Actions{Quit: func() { quit++ }})
 	u.ShowDashboard()

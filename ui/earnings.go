@@ -10,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"usepod.ai/agent/core/engine"
+	"usepod.ai/agent/ui/present"
 )
 
 // estimateNote is shown under the figures: the ledger is our own count, the
@@ -63,11 +64,11 @@ func newEarningsCard() *earningsCard {
 // and the rate window.
 func (e *earningsCard) apply(s engine.Snapshot, now time.Time) {
 	t := s.Earnings
-	e.today.SetText(formatUSDC(t.TodayMicro))
-	e.week.SetText(formatUSDC(t.Last7dMicro))
-	e.total.SetText(formatUSDC(t.TotalMicro))
-	e.jobs.SetText(pluralCount(t.Jobs, "job", "jobs") + " served · " + formatCount(t.TodayJobs) + " today")
-	e.rate.SetText("≈ " + formatUSDC(ratePerHour(s.Hourly, now)) + " / hour")
+	e.today.SetText(present.FormatUSDC(t.TodayMicro))
+	e.week.SetText(present.FormatUSDC(t.Last7dMicro))
+	e.total.SetText(present.FormatUSDC(t.TotalMicro))
+	e.jobs.SetText(pluralCount(t.Jobs, "job", "jobs") + " served · " + present.FormatCount(t.TodayJobs) + " today")
+	e.rate.SetText("≈ " + present.FormatUSDC(ratePerHour(s.Hourly, now)) + " / hour")
 
 	series := hourlySeries(s.Hourly, now)
 	var peak int64
@@ -75,7 +76,7 @@ func (e *earningsCard) apply(s engine.Snapshot, now time.Time) {
 		peak = max(peak, v)
 	}
 	if peak > 0 {
-		setText(e.peak, "best hour "+formatUSDC(peak))
+		setText(e.peak, "best hour "+present.FormatUSDC(peak))
 	} else {
 		setText(e.peak, "no jobs yet")
 	}

@@ -3,6 +3,7 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -30,6 +31,7 @@ type fakeEngine struct {
 	switches   []switchCall // SetModelEnabled calls, in order
 	switchErr  error        // returned by SetModelEnabled when set
 	edits      int          // UpdateConfig calls
+	saveTo     string       // when set, UpdateConfig saves there with config.Save, as the app does
 	detectWith []backend.Health
 }
 
@@ -122,6 +124,11 @@ func (e *fakeEngine) UpdateConfig(edit func(*config.Config)) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
+	if e.saveTo != "" {
+		if err := config.Save(e.saveTo, c); err != nil {
+			return fmt.Errorf("save settings: %w", err) // as engine.UpdateConfig words it
+		}
+	}
 	e.cfg = c
 	return nil
 }
@@ -200,7 +207,7 @@ func earningSnapshot() engine.Snapshot {
 func newTestUI(t *testing.T, eng Engine, hw HardwareSource, actions Actions) (*UI, fyne.App) {
 	t.Helper()
 	a := test.NewTempApp(t)
-	u := newUI(a, eng, hw, actions, nil, func() bool { return false })
+	u := newUI(a, eng, hw, actions, nil)
 	u.do = func(f func()) { f() }
 	u.async = func(f func()) { f() }
 	u.now = func() time.Time { return testClock }

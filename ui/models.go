@@ -2,6 +2,7 @@ package ui
 
 import (
 	"slices"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -9,6 +10,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"usepod.ai/agent/core/engine"
+	"usepod.ai/agent/ui/present"
 )
 
 // modelColumns are the models table's headings; the model name (column 1)
@@ -65,14 +67,14 @@ func (m *modelsCard) apply(s engine.Snapshot) {
 		r := m.rows[i]
 		jobs, micro := modelToday(s.Earnings, ms.ID)
 		r.name.SetText(ms.ID)
-		r.state.SetText(modelState(ms))
+		r.state.SetText(modelStateAt(ms, time.Now()))
 		r.state.Importance = modelStateImportance(ms)
 		r.state.Refresh()
-		r.server.SetText(backendName(ms.Backend))
+		r.server.SetText(present.BackendName(ms.Backend))
 		r.ctx.SetText(formatContext(ms.ContextWindow))
 		r.price.SetText(formatPrice(ms.InputPer1M) + " / " + formatPrice(ms.OutputPer1M))
-		r.jobs.SetText(formatCount(jobs))
-		r.earned.SetText(formatUSDC(micro))
+		r.jobs.SetText(present.FormatCount(jobs))
+		r.earned.SetText(present.FormatUSDC(micro))
 		r.enabled = ms.Enabled
 		if !r.pending {
 			m.setCheck(r, ms.Enabled)

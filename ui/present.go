@@ -14,6 +14,7 @@ import (
 
 	"usepod.ai/agent/core/engine"
 	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/ui/present"
 )
 
 // tone is how a status line should be coloured; the widgets map it to a
@@ -46,13 +47,20 @@ func pluralCount(n int64, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return formatCount(n) + " " + many
+	return present.FormatCount(n) + " " + many
 }
 
 // statusText is the dashboard's header: the state in plain words. now drives
 // the offline countdown, so the dashboard calls it again every second while
 // offline.
 func statusText(s engine.Snapshot, now time.Time) string {
+	if present.BlockingProblem(s) {
+		text := s.Problem.Summary
+		if s.State == engine.StateOffline && !s.Problem.RetryAt.IsZero() {
+			text += " — " + retryIn(s.Problem.RetryAt.Sub(now))
+		}
+		return text
+	}
 	switch s.State {
 	case engine.StateEarning:
 		return "Earning — " + plural(modelsOnline(s), "model", "models") + " online"
@@ -113,9 +121,23 @@ func retryIn(d time.Duration) string {
 // statusDetail is the smaller line under the header: what is going on, or
 // what the user can do about it.
 func statusDetail(s engine.Snapshot) string {
+	if present.BlockingProblem(s) {
+		return s.Problem.Action
+	}
+	if !s.Problem.IsZero() { // a failure that does not stop earning
+		return s.Problem.Text(time.Time{})
+	}
+	switch s.State {
+	case engine.StateEarning, engine.StateWaiting, engine.StatePaused:
+		// Something the agent keeps retrying (an unsaved provider id, a
+		// ledger that cannot write) matters more than "connected".
+		if len(s.Problems) > 0 {
+			return s.Problems[0]
+		}
+	}
 	switch s.State {
 	case engine.StateEarning, engine.StateWaiting:
-		where := hostOf(s.Coordinator)
+		where := present.HostOf(s.Coordinator)
 		if s.JobsInFlight > 0 {
 			return "Connected to " + where + " · " + plural(s.JobsInFlight, "job", "jobs") + " running"
 		}
@@ -126,12 +148,12 @@ func statusDetail(s engine.Snapshot) string {
 		}
 		return "Not taking jobs. Start earning to offer your models again."
 	case engine.StateConnecting:
-		return "Connecting to " + hostOf(s.Coordinator)
+		return "Connecting to " + present.HostOf(s.Coordinator)
 	case engine.StateOffline:
 		if s.LastError != "" {
 			return "Last error: " + s.LastError
 		}
-		return "Cannot reach " + hostOf(s.Coordinator)
+		return "Cannot reach " + present.HostOf(s.Coordinator)
 	case engine.StateEnrollmentRejected:
 		return "Paste a new enrollment code in Settings."
 	case engine.StateNeedsEnrollment:
@@ -143,7 +165,7 @@ func statusDetail(s engine.Snapshot) string {
 		var down []string
 		for _, b := range s.Backends {
 			if !b.Healthy {
-				down = append(down, backendName(b.Kind)+" at "+hostOf(b.URL))
+				down = append(down, present.BackendName(b.Kind)+" at "+present.HostOf(b.URL))
 			}
 		}
 		if len(down) > 0 {
@@ -158,6 +180,9 @@ func statusDetail(s engine.Snapshot) string {
 func statusTone(s engine.Snapshot) tone {
 	switch s.State {
 	case engine.StateEarning, engine.StateWaiting:
+		if !s.Problem.IsZero() {
+			return toneWarning
+		}
 		return toneGood
 	case engine.StateOffline, engine.StateNoBackends, engine.StateNeedsEnrollment:
 		return toneWarning
@@ -165,18 +190,6 @@ func statusTone(s engine.Snapshot) tone {
 		return toneError
 	}
 	return toneNeutral
-}
-
-// wantsToEarn is whether the user asked to earn: every state but Paused.
-// The Start/Pause controls follow it.
-func wantsToEarn(s engine.Snapshot) bool { return s.State != engine.StatePaused }
-
-// toggleLabel is the label of the one Start/Pause control.
-func toggleLabel(s engine.Snapshot) string {
-	if wantsToEarn(s) {
-		return "Pause earning"
-	}
-	return "Start earning"
 }
 
 // settingsLabel is the dashboard's Settings button: it names the fix when
@@ -189,89 +202,6 @@ func settingsLabel(s engine.Snapshot) string {
 		return "Add a server…"
 	}
 	return "Settings"
-}
-
-// trayIcon names the four tray icons.
-type trayIcon int
-
-const (
-	iconWaiting trayIcon = iota
-	iconEarning
-	iconPaused
-	iconAttention
-)
-
-// trayMenu is what the tray shows for a snapshot.
-type trayMenu struct {
-	Status string   // the first, disabled item
-	Toggle string   // "Start earning" or "Pause earning"
-	Start  bool     // the toggle starts (else it pauses)
-	Icon   trayIcon // which icon
-}
-
-// trayItems computes the tray menu. The tray is rebuilt only when a snapshot
-// arrives, so its status line carries no live countdown.
-func trayItems(s engine.Snapshot) trayMenu {
-	m := trayMenu{Toggle: toggleLabel(s), Start: !wantsToEarn(s)}
-	var word string
-	switch s.State {
-	case engine.StateEarning:
-		word, m.Icon = "Earning", iconEarning
-	case engine.StateWaiting:
-		word, m.Icon = "Waiting for jobs", iconWaiting
-	case engine.StateConnecting:
-		word, m.Icon = "Connecting…", iconWaiting
-	case engine.StatePaused:
-		word, m.Icon = "Paused", iconPaused
-	case engine.StateOffline:
-		word, m.Icon = "Offline", iconAttention
-	case engine.StateEnrollmentRejected:
-		word, m.Icon = "Enrollment code rejected", iconAttention
-	case engine.StateNoBackends:
-		word, m.Icon = "No inference server", iconAttention
-	case engine.StateNeedsEnrollment:
-		word, m.Icon = "Needs an enrollment code", iconAttention
-	default:
-		word, m.Icon = "Starting…", iconWaiting
-	}
-	m.Status = word + " · " + formatUSDC(s.Earnings.TodayMicro) + " today"
-	return m
-}
-
-// formatUSDC renders micro-USDC for people. The number of decimals falls as
-// the amount grows so that about six significant digits show and columns stay
-// short: below 1 USDC all six decimals (single jobs earn fractions of a cent,
-// and 0.0003 must not round to 0.00); from 1 USDC four; from 10,000 USDC two.
-// Rounding is half away from zero.
-func formatUSDC(micro int64) string {
-	return formatMicro(micro) + " USDC"
-}
-
-// formatMicro is formatUSDC without the unit.
-func formatMicro(micro int64) string {
-	neg := micro < 0
-	abs := uint64(micro)
-	if neg {
-		abs = uint64(-micro) // math.MinInt64 wraps to itself, which is still its magnitude as uint64
-	}
-	decimals := 6
-	switch {
-	case abs >= 10_000*1_000_000:
-		decimals = 2
-	case abs >= 1_000_000:
-		decimals = 4
-	}
-	unit := uint64(math.Pow10(6 - decimals))
-	rounded := (abs + unit/2) / unit
-	scale := uint64(math.Pow10(decimals))
-	// Rounding may carry into the next band (9,999.99996 -> 10,000.0000):
-	// shown with the band's own decimals it still reads correctly.
-	whole, frac := rounded/scale, rounded%scale
-	out := groupThousands(strconv.FormatUint(whole, 10)) + "." + fmt.Sprintf("%0*d", decimals, frac)
-	if neg && rounded != 0 {
-		out = "-" + out
-	}
-	return out
 }
 
 // formatPrice renders a price in USDC base units per million tokens as a
@@ -330,32 +260,6 @@ func allDigits(s string) bool {
 	return true
 }
 
-// formatCount renders a count with thousands separators: 1234 -> "1,234".
-func formatCount(n int64) string {
-	if n < 0 {
-		return "-" + groupThousands(strconv.FormatInt(-n, 10))
-	}
-	return groupThousands(strconv.FormatInt(n, 10))
-}
-
-func groupThousands(digits string) string {
-	if len(digits) <= 3 {
-		return digits
-	}
-	var b strings.Builder
-	lead := len(digits) % 3
-	if lead > 0 {
-		b.WriteString(digits[:lead])
-	}
-	for i := lead; i < len(digits); i += 3 {
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(digits[i : i+3])
-	}
-	return b.String()
-}
-
 // formatContext renders a context window in tokens the way model cards say
 // it: 131072 -> "128K", 200000 -> "200K", 1048576 -> "1M", 0 -> "—".
 func formatContext(tokens int) string {
@@ -393,66 +297,43 @@ func formatMemPair(used, total uint64) string {
 	return formatBytes(used) + " / " + formatBytes(total)
 }
 
-// backendName is a backend kind as its users spell it.
-func backendName(kind string) string {
-	switch kind {
-	case "ollama":
-		return "Ollama"
-	case "lmstudio":
-		return "LM Studio"
-	case "llamacpp":
-		return "llama.cpp"
-	case "vllm":
-		return "vLLM"
-	}
-	return kind
-}
-
-// hostOf shortens a URL to its host for status lines; it returns the input
-// when it is not a URL.
-func hostOf(u string) string {
-	rest := u
-	if _, after, ok := strings.Cut(u, "://"); ok {
-		rest = after
-	}
-	host, _, _ := strings.Cut(rest, "/")
-	if host == "" {
-		return "the coordinator"
-	}
-	return host
-}
-
 // hourlySeries lays the ledger's hourly buckets onto 24 one-hour slots that
-// end with the current hour, oldest first. Hours without a bucket are zero,
-// buckets outside the window are ignored.
+// end with the current local clock hour, oldest first. Hours without a
+// bucket are zero, buckets outside the window are ignored. Slots start on
+// local clock hours (ledger.HourStart), not on whole UTC hours, which differ
+// in zones such as Asia/Kolkata (+5:30).
 func hourlySeries(hourly []ledger.HourBucket, now time.Time) []int64 {
 	out := make([]int64, 24)
-	last := now.Truncate(time.Hour)
-	first := last.Add(-23 * time.Hour)
+	var starts [25]time.Time // slot i is [starts[i], starts[i+1])
+	cur := ledger.HourStart(now)
+	for i := range starts {
+		starts[i] = ledger.HourStart(cur.Add(time.Duration(i-23) * time.Hour))
+	}
 	for _, b := range hourly {
-		start := b.Start.Truncate(time.Hour)
-		if start.Before(first) || start.After(last) {
-			continue
+		for i := range out {
+			if !b.Start.Before(starts[i]) && b.Start.Before(starts[i+1]) {
+				out[i] += b.Micro
+				break
+			}
 		}
-		out[int(start.Sub(first)/time.Hour)] += b.Micro
 	}
 	return out
 }
 
 // ratePerHour estimates the earnings of the trailing sixty minutes from the
-// hourly buckets: all of the current (partial) hour plus the share of the
-// previous hour that still lies inside the window, pro rata.
+// hourly buckets: all of the current (partial) local hour plus the share of
+// the previous hour that still lies inside the window, pro rata.
 func ratePerHour(hourly []ledger.HourBucket, now time.Time) int64 {
-	cur := now.Truncate(time.Hour)
-	prev := cur.Add(-time.Hour)
+	cur := ledger.HourStart(now)
+	prev := ledger.HourStart(cur.Add(-time.Hour))
 	var rate float64
 	for _, b := range hourly {
-		switch b.Start.Truncate(time.Hour) {
-		case cur:
+		switch {
+		case b.Start.Equal(cur):
 			rate += float64(b.Micro)
-		case prev:
-			share := 1 - float64(now.Sub(cur))/float64(time.Hour)
-			rate += float64(b.Micro) * share
+		case b.Start.Equal(prev):
+			inWindow := cur.Sub(now.Add(-time.Hour)) // the part of the previous hour within the last 60 minutes
+			rate += float64(b.Micro) * max(0, float64(inWindow)/float64(cur.Sub(prev)))
 		}
 	}
 	return int64(math.Round(rate))
@@ -479,6 +360,22 @@ func modelState(m engine.ModelStatus) string {
 		return "Online"
 	}
 	return "Ready"
+}
+
+// modelStateAt is modelState with, for a row whose server went down, since
+// when: the time alone today, the day and time before.
+func modelStateAt(m engine.ModelStatus, now time.Time) string {
+	st := modelState(m)
+	if st != "Server down" || m.DownSince.IsZero() {
+		return st
+	}
+	since := m.DownSince.In(now.Location())
+	y1, m1, d1 := since.Date()
+	y2, m2, d2 := now.Date()
+	if y1 == y2 && m1 == m2 && d1 == d2 {
+		return st + " since " + since.Format("15:04")
+	}
+	return st + " since " + since.Format("2 Jan 15:04")
 }
 
 // formatPercent renders 0..100 without decimals.

@@ -3,13 +3,13 @@ package ui
 // These tests need no display and no Fyne: present.go is plain Go.
 
 import (
-	"math"
 	"slices"
 	"testing"
 	"time"
 
 	"usepod.ai/agent/core/engine"
 	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/ui/present"
 )
 
 func models(online int, extra ...engine.ModelStatus) []engine.ModelStatus {
@@ -69,6 +69,9 @@ func TestStatusDetailAndTone(t *testing.T) {
 			"Connected to api.usepod.ai", toneGood, "Pause earning", "Settings"},
 		{engine.Snapshot{State: engine.StatePaused, JobsInFlight: 1},
 			"Not taking new jobs · 1 job finishing", toneNeutral, "Start earning", "Settings"},
+		{engine.Snapshot{State: engine.StateWaiting, Coordinator: "wss://api.usepod.ai/provider/connect",
+			Problems: []string{"The earnings ledger is not working (disk full). 1 finished job is kept and will be written when it works again; retrying."}},
+			"The earnings ledger is not working (disk full). 1 finished job is kept and will be written when it works again; retrying.", toneGood, "Pause earning", "Settings"},
 		{engine.Snapshot{State: engine.StateOffline, LastError: "dial: refused"},
 			"Last error: dial: refused", toneWarning, "Pause earning", "Settings"},
 		{engine.Snapshot{State: engine.StateEnrollmentRejected},
@@ -84,65 +87,13 @@ func TestStatusDetailAndTone(t *testing.T) {
 			if got := statusTone(tt.s); got != tt.tone {
 				t.Errorf("tone = %v, want %v", got, tt.tone)
 			}
-			if got := toggleLabel(tt.s); got != tt.toggle {
+			if got := present.ToggleLabel(tt.s); got != tt.toggle {
 				t.Errorf("toggle = %q, want %q", got, tt.toggle)
 			}
 			if got := settingsLabel(tt.s); got != tt.settingsBt {
 				t.Errorf("settings button = %q, want %q", got, tt.settingsBt)
 			}
 		})
-	}
-}
-
-func TestTrayItems(t *testing.T) {
-	today := func(s engine.Snapshot) engine.Snapshot { s.Earnings.TodayMicro = 12_345; return s }
-	tests := []struct {
-		s    engine.Snapshot
-		want trayMenu
-	}{
-		{today(engine.Snapshot{State: engine.StateEarning}), trayMenu{"Earning · 0.012345 USDC today", "Pause earning", false, iconEarning}},
-		{today(engine.Snapshot{State: engine.StateWaiting}), trayMenu{"Waiting for jobs · 0.012345 USDC today", "Pause earning", false, iconWaiting}},
-		{today(engine.Snapshot{State: engine.StateConnecting}), trayMenu{"Connecting… · 0.012345 USDC today", "Pause earning", false, iconWaiting}},
-		{today(engine.Snapshot{State: engine.StatePaused}), trayMenu{"Paused · 0.012345 USDC today", "Start earning", true, iconPaused}},
-		{engine.Snapshot{State: engine.StateOffline, RetryAt: time.Now()}, trayMenu{"Offline · 0.000000 USDC today", "Pause earning", false, iconAttention}},
-		{engine.Snapshot{State: engine.StateEnrollmentRejected}, trayMenu{"Enrollment code rejected · 0.000000 USDC today", "Pause earning", false, iconAttention}},
-		{engine.Snapshot{State: engine.StateNoBackends}, trayMenu{"No inference server · 0.000000 USDC today", "Pause earning", false, iconAttention}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.s.State.String(), func(t *testing.T) {
-			if got := trayItems(tt.s); got != tt.want {
-				t.Errorf("trayItems = %+v, want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestFormatUSDC(t *testing.T) {
-	tests := []struct {
-		micro int64
-		want  string
-	}{
-		{0, "0.000000 USDC"},
-		{1, "0.000001 USDC"},
-		{300, "0.000300 USDC"},
-		{48_213, "0.048213 USDC"},
-		{999_999, "0.999999 USDC"},
-		{1_000_000, "1.0000 USDC"},
-		{12_345_678, "12.3457 USDC"}, // rounds half up at 4 decimals
-		{12_345_649, "12.3456 USDC"},
-		{1_234_567_891, "1,234.5679 USDC"},
-		{9_999_999_960, "10,000.0000 USDC"}, // the carry keeps its band's decimals
-		{10_000_000_000, "10,000.00 USDC"},
-		{123_456_789_012, "123,456.79 USDC"},
-		{-48_213, "-0.048213 USDC"},
-		{-1_500_000, "-1.5000 USDC"},
-		{math.MaxInt64, "9,223,372,036,854.78 USDC"},
-		{math.MinInt64, "-9,223,372,036,854.78 USDC"},
-	}
-	for _, tt := range tests {
-		if got := formatUSDC(tt.micro); got != tt.want {
-			t.Errorf("formatUSDC(%d) = %q, want %q", tt.micro, got, tt.want)
-		}
 	}
 }
 
@@ -202,13 +153,7 @@ func TestParseUSDC(t *testing.T) {
 	}
 }
 
-func TestFormatCountContextBytes(t *testing.T) {
-	counts := map[int64]string{0: "0", 999: "999", 1000: "1,000", 9322: "9,322", 1234567: "1,234,567", -1234: "-1,234"}
-	for n, want := range counts {
-		if got := formatCount(n); got != want {
-			t.Errorf("formatCount(%d) = %q, want %q", n, got, want)
-		}
-	}
+func TestFormatContextBytes(t *testing.T) {
 	contexts := map[int]string{0: "—", 512: "512", 4096: "4K", 8192: "8K", 131072: "128K", 200000: "200K", 1 << 20: "1M", 2_000_000: "2M", 32000: "32K"}
 	for n, want := range contexts {
 		if got := formatContext(n); got != want {

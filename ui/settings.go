@@ -18,6 +18,8 @@ import (
 
 	"usepod.ai/agent/core/backend"
 	"usepod.ai/agent/core/config"
+	"usepod.ai/agent/core/explain"
+	"usepod.ai/agent/ui/present"
 )
 
 // Field keys, as config validation names them. The form shows a message for
@@ -261,7 +263,7 @@ func (s *settingsWindow) addServer(b config.Backend) {
 		models: slices.Clone(b.Models),
 		err:    errorLabel(),
 	}
-	r.kind.SetSelected(backendName(b.Kind))
+	r.kind.SetSelected(present.BackendName(b.Kind))
 	r.url.SetText(b.URL)
 	r.url.SetPlaceHolder("http://localhost:11434")
 	r.apiKey.SetText(b.APIKey)
@@ -321,7 +323,7 @@ func (s *settingsWindow) knownModels() []string {
 func kindLabels() []string {
 	out := make([]string, len(backendKinds))
 	for i, k := range backendKinds {
-		out[i] = backendName(k)
+		out[i] = present.BackendName(k)
 	}
 	return out
 }
@@ -329,7 +331,7 @@ func kindLabels() []string {
 // kindOf maps a label back to its config kind.
 func kindOf(label string) string {
 	for _, k := range backendKinds {
-		if backendName(k) == label {
+		if present.BackendName(k) == label {
 			return k
 		}
 	}
@@ -510,7 +512,8 @@ func (s *settingsWindow) onSave() {
 				if fe := fieldErrors(err); len(fe) > 0 {
 					s.showErrors(fe)
 				} else {
-					showError(s.general, "Nothing was saved: "+err.Error())
+					p := explain.Error(err)
+					showError(s.general, "Nothing was saved. "+p.Text(time.Time{})+"\nDetails: "+p.Detail)
 				}
 				return
 			}
@@ -542,11 +545,11 @@ func (s *settingsWindow) showDetected(found []backend.Health) {
 	var silent []string
 	for _, h := range found {
 		if !h.Healthy {
-			silent = append(silent, backendName(h.Server.Kind)+" ("+hostOf(h.Server.URL)+")")
+			silent = append(silent, present.BackendName(h.Server.Kind)+" ("+present.HostOf(h.Server.URL)+")")
 			continue
 		}
 		b := config.Backend{Kind: h.Server.Kind, URL: h.Server.URL}
-		text := fmt.Sprintf("%s at %s — %s", backendName(b.Kind), b.URL, plural(len(h.Models), "model", "models"))
+		text := fmt.Sprintf("%s at %s — %s", present.BackendName(b.Kind), b.URL, plural(len(h.Models), "model", "models"))
 		add := widget.NewButtonWithIcon("Add", theme.ContentAddIcon(), nil)
 		add.OnTapped = func() {
 			s.addServer(b)

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,8 @@ type importDialog struct {
 	status    *widget.Label
 	run       *widget.Button
 	d         *dialog.CustomDialog
+	confirm   *dialog.ConfirmDialog // "replace this computer's identity?", once asked
+	done      dialog.Dialog         // the success message, once shown
 }
 
 // showImport opens the import dialog. Either file may be left out; the
@@ -60,27 +63,49 @@ func (s *settingsWindow) newImportDialog() *importDialog {
 	return im
 }
 
-// runImport calls Actions.Import off the UI goroutine.
+// runImport calls Actions.Import off the UI goroutine. When this computer
+// already has a different identity, it asks before replacing it, saying
+// what would be lost.
 func (s *settingsWindow) runImport(im *importDialog) {
 	toml, key := expandHome(strings.TrimSpace(im.toml.Text)), expandHome(strings.TrimSpace(im.key.Text))
 	if toml == "" && key == "" {
 		showError(im.status, "Choose agent.toml, identity.key or both.")
 		return
 	}
+	s.importFiles(im, toml, key, false)
+}
+
+func (s *settingsWindow) importFiles(im *importDialog, toml, key string, replace bool) {
 	im.run.Disable()
 	showError(im.status, "")
 	s.u.async(func() {
-		err := s.u.actions.Import(toml, key)
+		providerID, err := s.u.actions.Import(toml, key, replace)
 		s.u.do(func() {
 			im.run.Enable()
-			if err != nil {
+			var conflict *ImportConflict
+			switch {
+			case errors.As(err, &conflict):
+				im.confirm = dialog.NewConfirm("Replace this computer's identity?", conflict.Explanation+"\n\nReplace it with the command-line agent's identity?", func(yes bool) {
+					if yes {
+						s.importFiles(im, toml, key, true)
+					}
+				}, s.win)
+				im.confirm.SetConfirmText("Replace")
+				im.confirm.SetDismissText("Keep this one")
+				im.confirm.Show()
+			case err != nil:
 				s.u.log.Warn("import", "err", err)
 				showError(im.status, "Nothing was imported: "+err.Error())
-				return
+			default:
+				im.d.Hide()
+				s.load(s.u.eng.Config())
+				msg := "The command-line agent's settings and identity are now this agent's."
+				if providerID != "" {
+					msg += "\n\nThis computer now earns as provider " + providerID + "."
+				}
+				im.done = dialog.NewInformation("Imported", msg, s.win)
+				im.done.Show()
 			}
-			im.d.Hide()
-			s.load(s.u.eng.Config())
-			dialog.ShowInformation("Imported", "The command-line agent's settings and identity are now this agent's.", s.win)
 		})
 	})
 }

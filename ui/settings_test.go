@@ -271,18 +271,24 @@ func (w wrapped) FieldErrors() map[string]string { return w.m }
 
 func TestSettingsImport(t *testing.T) {
 	eng := newFakeEngine(earningSnapshot())
-	type call struct{ toml, key string }
+	type call struct {
+		toml, key string
+		replace   bool
+	}
 	var calls []call
 	importErr := errors.New("identity.key: public key does not match the secret")
-	_, s, _ := openSettings(t, eng, Actions{Import: func(toml, key string) error {
-		calls = append(calls, call{toml, key})
+	_, s, _ := openSettings(t, eng, Actions{Import: func(toml, key string, replace bool) (string, error) {
+		calls = append(calls, call{toml, key, replace})
 		if importErr != nil {
-			return importErr
+			return "", importErr
+		}
+		if !replace {
+			return "", &ImportConflict{Explanation: "This computer already has its own identity (provider id prov-old). It has not earned anything yet, so you lose nothing by replacing it."}
 		}
 		eng.mu.Lock()
 		eng.cfg.Coordinator.URL = "wss://imported.example/provider/connect"
 		eng.mu.Unlock()
-		return nil
+		return "prov-imported", nil
 	}})
 	im := s.newImportDialog()
 
@@ -297,13 +303,29 @@ func TestSettingsImport(t *testing.T) {
 		t.Errorf("import error shown as %q", im.status.Text)
 	}
 
+	// A different identity here: the dialog asks, saying what is lost, and
+	// imports nothing until the user says Replace.
 	importErr = nil
 	test.Tap(im.run)
 	home, _ := os.UserHomeDir()
-	if want := (call{filepath.Join(home, "cli/agent.toml"), ""}); len(calls) != 2 || calls[1] != want {
+	toml := filepath.Join(home, "cli/agent.toml")
+	if want := (call{toml, "", false}); len(calls) != 2 || calls[1] != want {
 		t.Fatalf("Import calls = %+v, want the last to be %+v", calls, want)
+	}
+	if im.confirm == nil {
+		t.Fatal("no confirmation asked before replacing this computer's identity")
+	}
+	if s.url.Text == "wss://imported.example/provider/connect" {
+		t.Fatal("the settings changed before the user confirmed")
+	}
+	im.confirm.Confirm()
+	if want := (call{toml, "", true}); len(calls) != 3 || calls[2] != want {
+		t.Fatalf("Import calls = %+v, want the last to be %+v (replace confirmed)", calls, want)
 	}
 	if got := s.url.Text; got != "wss://imported.example/provider/connect" {
 		t.Errorf("the form was not reloaded after the import: URL %q", got)
+	}
+	if im.done == nil {
+		t.Fatal("no message after a successful import")
 	}
 }

@@ -1,16 +1,19 @@
-// Package ui is the desktop face of the agent: the tray menu, the dashboard
-// window, the settings window and desktop notifications, built with Fyne.
+// Package ui is the dashboard process of the agent: the dashboard window and
+// the settings window, built with Fyne, onto a running agent's engine (in
+// the app, through the local API). The tray (ui/tray) and desktop
+// notifications (ui/notify) belong to the always-on process and do not use
+// Fyne, so that nothing of Fyne runs while no window is open.
 //
-// Threading: Fyne callbacks run on the UI goroutine. Each surface (tray,
-// dashboard, hardware card, notifier) has one goroutine that reads its own
+// Threading: Fyne callbacks run on the UI goroutine. Each surface
+// (dashboard, hardware card, first-run check) has one goroutine that reads its own
 // Engine.Watch channel and applies what it read inside fyne.Do; no other
 // goroutine touches a widget. Calls that may block (Detect, UpdateConfig,
 // SetModelEnabled, the Actions callbacks) run on a fresh goroutine and report
 // back through fyne.Do.
 //
 // What the widgets show is computed by the plain functions in present.go
-// and notify.go, tested without a display. ui/internal/preview runs the
-// windows against a scripted engine for looking at them.
+// and package ui/present, tested without a display. ui/internal/preview
+// runs the windows against a scripted engine for looking at them.
 package ui
 
 import (
@@ -21,7 +24,6 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
-	"fyne.io/fyne/v2/driver/desktop"
 
 	"usepod.ai/agent/core/backend"
 	"usepod.ai/agent/core/config"
@@ -53,6 +55,16 @@ type Engine interface {
 	// blocks up to a few seconds.
 	Detect(ctx context.Context) []backend.Health
 }
+
+// ImportConflict is Actions.Import's refusal to replace this computer's
+// own, different identity without the user's say.
+type ImportConflict struct {
+	// Explanation says, in plain words, what replacing it loses (what it
+	// has earned here, or nothing).
+	Explanation string
+}
+
+func (e *ImportConflict) Error() string { return e.Explanation }
 
 // fieldErrorer is an error that names the fields it is about, keyed by
 // their dotted config path ("coordinator.url", "backends[1].url"). The
@@ -107,9 +119,9 @@ type GPUView struct {
 // Actions are the app's callbacks. Every one may be nil: the matching
 // control is then hidden or falls back as documented.
 type Actions struct {
-	// Quit drains the running jobs and exits the app (it is expected to end
-	// by cancelling the context given to Run). It may block; it is called
-	// off the UI goroutine. Nil quits the Fyne app at once.
+	// Quit runs when the dashboard window is closed, off the UI goroutine;
+	// it is expected to end the app by cancelling the context given to Run.
+	// Nil quits the Fyne app at once.
 	Quit func()
 	// SetLaunchAtLogin registers or removes the login item. It is called
 	// off the UI goroutine when the user changes the setting, before the
@@ -117,17 +129,17 @@ type Actions struct {
 	// Nil hides the checkbox.
 	SetLaunchAtLogin func(on bool) error
 	// Import reads the command-line agent's agent.toml and identity.key
-	// (either path may be empty) into this agent's config and key store.
-	// It may block; it is called off the UI goroutine. Nil hides the button.
-	Import func(agentTomlPath, identityKeyPath string) error
-	// Notify, when set, receives every desktop notification instead of
-	// fyne.App.SendNotification (for logging or another channel). It is
-	// called off the UI goroutine.
-	Notify func(title, body string)
+	// (either path may be empty) into this agent's config and key store and
+	// applies them to the running agent, returning the provider id it now
+	// earns as. With replace false, a different identity already here is
+	// kept and the error is an *ImportConflict saying what replacing it would
+	// lose; the dialog then asks and calls again with replace true. It may
+	// block; it is called off the UI goroutine. Nil hides the button.
+	Import func(agentTomlPath, identityKeyPath string, replace bool) (providerID string, err error)
 }
 
-// UI owns the windows and the tray. Create it with New before the Fyne app
-// runs, then call Run on the main goroutine.
+// UI owns the windows. Create it with New before the Fyne app runs, then
+// call Run on the main goroutine.
 type UI struct {
 	app     fyne.App
 	eng     Engine
@@ -136,79 +148,49 @@ type UI struct {
 	log     *slog.Logger
 
 	// Seams for tests; New sets the real ones.
-	do       func(func())         // runs a function on the UI goroutine (fyne.Do)
-	async    func(func())         // runs a blocking call off the UI goroutine (go f())
-	now      func() time.Time     // the clock for countdowns and charts
-	trayHost func() bool          // whether a tray host shows our icon
-	notify   func(n notification) // sends one desktop notification
-
-	hasTray atomic.Bool // last answer of trayHost; read by the window's close intercept
+	do    func(func())     // runs a function on the UI goroutine (fyne.Do)
+	async func(func())     // runs a blocking call off the UI goroutine (go f())
+	now   func() time.Time // the clock for countdowns and charts
 
 	// Windows and surfaces, created lazily and touched only on the UI goroutine.
 	dash     *dashboard
 	settings *settingsWindow
-	tray     *tray
 
 	wg sync.WaitGroup // the surface goroutines started by Run
 }
 
-// New builds the UI and, when the app supports one, sets up the system tray;
-// call it before the Fyne app runs, as the tray must exist by then. hw may be
-// nil when there is no telemetry. log may be nil.
+// New builds the UI; call it before the Fyne app runs. hw may be nil when
+// there is no telemetry. log may be nil.
 func New(a fyne.App, eng Engine, hw HardwareSource, actions Actions, log *slog.Logger) *UI {
-	return newUI(a, eng, hw, actions, log, trayHostPresent)
+	return newUI(a, eng, hw, actions, log)
 }
 
-// newUI is New with the tray host check given, so tests need no D-Bus.
-func newUI(a fyne.App, eng Engine, hw HardwareSource, actions Actions, log *slog.Logger, trayHost func() bool) *UI {
+// newUI builds the UI with the real seams; tests replace them.
+func newUI(a fyne.App, eng Engine, hw HardwareSource, actions Actions, log *slog.Logger) *UI {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	u := &UI{
-		app:      a,
-		eng:      eng,
-		hw:       hw,
-		actions:  actions,
-		log:      log.With("component", "ui"),
-		do:       fyne.Do,
-		async:    func(f func()) { go f() },
-		now:      time.Now,
-		trayHost: trayHost,
-	}
-	u.notify = u.sendNotification
-	u.hasTray.Store(u.detectTray())
-	if d, ok := a.(desktop.App); ok {
-		u.tray = newTray(u, d)
+		app:     a,
+		eng:     eng,
+		hw:      hw,
+		actions: actions,
+		log:     log.With("component", "ui"),
+		do:      fyne.Do,
+		async:   func(f func()) { go f() },
+		now:     time.Now,
 	}
 	return u
 }
 
-// detectTray reports whether our tray icon can be seen: the app must support
-// a tray and, on Linux, a StatusNotifier host must be running.
-func (u *UI) detectTray() bool {
-	if _, ok := u.app.(desktop.App); !ok {
-		return false
-	}
-	return u.trayHost()
-}
-
-// TrayAvailable reports whether the tray icon can be seen, as of the last
-// check (at New and then every minute while running). Without one, closing
-// the dashboard quits the app instead of hiding the window where nobody
-// could bring it back, and Run shows the dashboard at start.
-func (u *UI) TrayAvailable() bool { return u.hasTray.Load() }
-
-// Run runs the Fyne app and the surfaces' goroutines until the app quits;
-// it must be called on the main goroutine. Cancelling ctx quits the app, so
-// Actions.Quit ends the app by cancelling the context it gave Run. Without a
-// tray the dashboard is shown at once.
+// Run shows the dashboard and runs the Fyne app and the surfaces'
+// goroutines until the app quits (its window closed, or ctx cancelled); it
+// must be called on the main goroutine.
 func (u *UI) Run(ctx context.Context) error {
 	surfaces, stop := context.WithCancel(ctx) // cancelling stops the surface goroutines
 	defer stop()
 	u.start(surfaces)
-	if !u.TrayAvailable() {
-		u.ShowDashboard()
-	}
+	u.ShowDashboard()
 
 	// Quit the app when ctx ends, but never after the app's loop is gone:
 	// Fyne also quits on its own (SIGTERM, the last window closed), and
@@ -218,9 +200,8 @@ func (u *UI) Run(ctx context.Context) error {
 	go func() {
 		select {
 		case <-ctx.Done():
-			// Stop the surfaces first: a tray update queued after Quit
-			// would reach a systray whose D-Bus connection is closed, and
-			// godbus panics on that. Updates queued before run first.
+			// Stop the surfaces first, so no update is queued for
+			// windows that are going away. Updates queued before run first.
 			stop()
 			u.wg.Wait()
 			u.do(func() {
@@ -244,12 +225,7 @@ func (u *UI) Run(ctx context.Context) error {
 
 // start launches one goroutine per surface.
 func (u *UI) start(ctx context.Context) {
-	u.goSurface(ctx, u.watchNotifications)
 	u.goSurface(ctx, u.watchFirstRun)
-	if u.tray != nil {
-		u.goSurface(ctx, u.tray.watch)
-		u.goSurface(ctx, u.watchTrayHost)
-	}
 	u.dashboard() // created now so its goroutines read the engine from the start
 	u.goSurface(ctx, u.dash.watch)
 	u.goSurface(ctx, u.dash.hardware.watch)
@@ -261,21 +237,6 @@ func (u *UI) goSurface(ctx context.Context, f func(context.Context)) {
 		defer u.wg.Done()
 		f(ctx)
 	}()
-}
-
-// watchTrayHost re-checks for a tray host now and then: on Linux one can
-// start or stop after we do (a shell extension toggled, a panel restarted).
-func (u *UI) watchTrayHost(ctx context.Context) {
-	t := time.NewTicker(time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			u.hasTray.Store(u.detectTray())
-		}
-	}
 }
 
 // ShowDashboard shows the dashboard window and brings it to the front.
@@ -303,8 +264,8 @@ func (u *UI) ShowSettings() {
 	u.settings.win.Show()
 }
 
-// quit starts the app's orderly exit. It runs Actions.Quit off the UI
-// goroutine because draining jobs takes a while.
+// quit ends the dashboard: Actions.Quit off the UI goroutine, or the Fyne
+// app at once.
 func (u *UI) quit() {
 	if u.actions.Quit == nil {
 		u.app.Quit()
@@ -314,16 +275,6 @@ func (u *UI) quit() {
 		u.dash.win.Hide()
 	}
 	u.async(u.actions.Quit)
-}
-
-// sendNotification is the default notify: Actions.Notify when set, else the
-// desktop's notification service.
-func (u *UI) sendNotification(n notification) {
-	if u.actions.Notify != nil {
-		u.actions.Notify(n.Title, n.Body)
-		return
-	}
-	u.app.SendNotification(fyne.NewNotification(n.Title, n.Body))
 }
 
 // watchFirstRun opens Settings once, at start, when the agent is not

@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"syscall"
 	"time"
 
 	"usepod.ai/agent/core/config"
+	"usepod.ai/agent/core/internal/neterr"
 )
 
 // Client talks to inference servers. The zero value is usable: it uses
@@ -97,7 +97,7 @@ func newRequest(ctx context.Context, s Server, method, path string, body []byte)
 }
 
 // refused reports whether err says that nothing listens at the address.
-func refused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
+func refused(err error) bool { return neterr.Refused(err) } // WSAECONNREFUSED too, on Windows
 
 // notRunning is the message for a server nothing answers for.
 func notRunning(s Server) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -13,7 +14,8 @@ import (
 // counts). GET /v1/models lists the pulled models. The context window of
 // each offered model is POST /api/show model_info["<arch>.context_length"],
 // arch being model_info["general.architecture"]; asked for up to four
-// models at a time.
+// models at a time. The same answer's "capabilities" tells an embedding
+// model (["embedding"]), which cannot chat and is not offered.
 var ollamaAdapter = adapter{
 	ready: func(c *Client, ctx context.Context, s Server) error {
 		status, body, err := c.fetch(ctx, s, http.MethodGet, "/", nil)
@@ -48,14 +50,22 @@ var ollamaAdapter = adapter{
 		}
 		return models, nil
 	},
-	contexts: func(c *Client, ctx context.Context, s Server, models []Model) {
+	chatOnly: func(c *Client, ctx context.Context, s Server, models []Model) []Model {
+		canChat := make([]bool, len(models))
 		sem := make(chan struct{}, 4)
 		var wg sync.WaitGroup
 		for i := range models {
+			canChat[i] = true
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				n, err := c.ollamaContext(ctx, s, models[i].ID)
+				show, err := c.ollamaShow(ctx, s, models[i].ID)
+				if err != nil {
+					c.logger().Debug("no Ollama model details", "url", s.URL, "model", models[i].ID, "err", err)
+					return
+				}
+				canChat[i] = show.canChat()
+				n, err := show.contextWindow()
 				if err != nil {
 					c.logger().Debug("no Ollama context window", "url", s.URL, "model", models[i].ID, "err", err)
 					return
@@ -64,40 +74,64 @@ var ollamaAdapter = adapter{
 			})
 		}
 		wg.Wait()
+		var chat []Model
+		for i, m := range models {
+			if canChat[i] {
+				chat = append(chat, m)
+			} else {
+				c.logger().Debug("not offering an Ollama model that cannot chat", "url", s.URL, "model", m.ID)
+			}
+		}
+		return chat
 	},
 }
 
-// ollamaContext asks POST /api/show for a model's context window.
-func (c *Client) ollamaContext(ctx context.Context, s Server, model string) (int, error) {
+// ollamaShowAnswer is the part of POST /api/show the agent reads.
+type ollamaShowAnswer struct {
+	ModelInfo map[string]json.RawMessage `json:"model_info"`
+	// Capabilities is ["completion"] for a chat model, ["embedding"] for
+	// an embedding model; absent on Ollama before 0.6.4.
+	Capabilities []string `json:"capabilities"`
+}
+
+// canChat is false only when Ollama lists the capabilities and
+// "completion" is not among them.
+func (a ollamaShowAnswer) canChat() bool {
+	return a.Capabilities == nil || slices.Contains(a.Capabilities, "completion")
+}
+
+// ollamaShow asks POST /api/show about a model.
+func (c *Client) ollamaShow(ctx context.Context, s Server, model string) (ollamaShowAnswer, error) {
+	var show ollamaShowAnswer
 	req, err := json.Marshal(map[string]string{"model": model})
 	if err != nil {
-		return 0, err
+		return show, err
 	}
 	status, body, err := c.fetch(ctx, s, http.MethodPost, "/api/show", req)
 	if err != nil {
-		return 0, err
+		return show, err
 	}
 	if status != http.StatusOK {
-		return 0, badStatus(s, "POST /api/show", status, body)
+		return show, badStatus(s, "POST /api/show", status, body)
 	}
-	var show struct {
-		ModelInfo map[string]json.RawMessage `json:"model_info"`
-	}
-	if err := decodeJSON(s, "POST /api/show", body, &show); err != nil {
-		return 0, err
-	}
+	err = decodeJSON(s, "POST /api/show", body, &show)
+	return show, err
+}
+
+// contextWindow reads model_info["<arch>.context_length"].
+func (a ollamaShowAnswer) contextWindow() (int, error) {
 	var arch string
-	_ = json.Unmarshal(show.ModelInfo["general.architecture"], &arch)
+	_ = json.Unmarshal(a.ModelInfo["general.architecture"], &arch)
 	key := arch + ".context_length"
 	if arch == "" {
-		for k := range show.ModelInfo { // no architecture: the first context_length by name
+		for k := range a.ModelInfo { // no architecture: the first context_length by name
 			if strings.HasSuffix(k, ".context_length") && (key == ".context_length" || k < key) {
 				key = k
 			}
 		}
 	}
 	var n int
-	if err := json.Unmarshal(show.ModelInfo[key], &n); err != nil || n <= 0 {
+	if err := json.Unmarshal(a.ModelInfo[key], &n); err != nil || n <= 0 {
 		return 0, fmt.Errorf("no %s in model_info", key)
 	}
 	return n, nil

@@ -40,6 +40,10 @@ type adapter struct {
 	// (models is already allow-listed). It never fails: a model whose
 	// window it cannot learn keeps 0.
 	contexts func(c *Client, ctx context.Context, s Server, models []Model)
+	// chatOnly, if set, replaces contexts: it fills in context windows too,
+	// and returns only the models that can chat (Ollama lists embedding
+	// models beside chat models). A model it cannot tell about is kept.
+	chatOnly func(c *Client, ctx context.Context, s Server, models []Model) []Model
 }
 
 var adapters = map[string]adapter{
@@ -99,6 +103,14 @@ func (c *Client) probe(ctx context.Context, s Server) ([]Model, error) {
 	}
 	if a.contexts != nil {
 		a.contexts(c, ctx, s, offered)
+	}
+	if a.chatOnly != nil {
+		chat := a.chatOnly(c, ctx, s, offered)
+		if len(chat) == 0 {
+			return nil, fmt.Errorf("%s at %s has only models that cannot chat (%s) — load a chat model",
+				kindName(s.Kind), baseURL(s), strings.Join(modelIDs(offered), ", "))
+		}
+		offered = chat
 	}
 	return offered, nil
 }

@@ -7,11 +7,16 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
 // readBufSize is the size of the one buffer a stream is read into.
 const readBufSize = 8 << 10
+
+// readBufs recycles the streams' read buffers: a burst of jobs then does
+// not allocate (and soon collect) a buffer each.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
 
 // maxErrorBody bounds what is read of a non-2xx answer's body.
 const maxErrorBody = 64 << 10
@@ -83,7 +88,9 @@ func (c *Client) Stream(ctx context.Context, s Server, format Format, body []byt
 	}
 
 	sc := newSSEScanner(format)
-	buf := make([]byte, readBufSize)
+	bufp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bufp)
+	buf := *bufp
 	for {
 		n, rerr := resp.Body.Read(buf)
 		if n > 0 {

@@ -48,8 +48,9 @@ type Coordinator struct {
 }
 
 type Identity struct {
-	// KeyPath is the command-line agent's identity.key location; used by
-	// import and by the "file" keyring mode when set.
+	// KeyPath is the command-line agent's identity.key location. When set,
+	// the agent uses that key file in place (identity.OpenConfigured);
+	// import reads it and moves the key into the agent's own store.
 	KeyPath string `toml:"key_path,omitempty"`
 	// Keyring is auto, system or file. Ours.
 	Keyring string `toml:"keyring,omitempty"`

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,7 +101,35 @@ func LoadFile(path string) (*File, error) {
 	}
 	cfg.Normalize()
 	f.Config = cfg
+	if w := secretsReadable(path, cfg); w != "" {
+		f.Warnings = append(f.Warnings, w)
+	}
 	return f, nil
+}
+
+// secretsReadable warns when the file holds an enrollment code or a backend
+// API key and other users of the computer may read it. Save writes 0600; a
+// file the user wrote may not be.
+func secretsReadable(path string, c Config) string {
+	if runtime.GOOS == "windows" {
+		return "" // no mode bits; the folder's ACL decides
+	}
+	var what []string
+	if c.Coordinator.EnrollmentCode != "" {
+		what = append(what, "an enrollment code")
+	}
+	for _, b := range c.Backends {
+		if b.APIKey != "" {
+			what = append(what, "a backend API key")
+			break
+		}
+	}
+	st, err := os.Stat(path)
+	if len(what) == 0 || err != nil || st.Mode().Perm()&0o077 == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s holds %s and other users of this computer can read it (mode %04o); run: chmod 600 %s",
+		path, strings.Join(what, " and "), st.Mode().Perm(), path)
 }
 
 // Validate checks f.Config (see Config.Validate) and, on failure, returns a

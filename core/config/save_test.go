@@ -229,3 +229,37 @@ func assertOnlyFile(t *testing.T, dir, name string) {
 		t.Errorf("folder holds %q, want only %q", names, name)
 	}
 }
+
+// A settings file that holds a secret and that other users can read earns
+// a warning naming the fix; one without secrets, or private, does not.
+func TestLoadWarnsAboutReadableSecrets(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("Unix permissions")
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name, body string
+		mode       os.FileMode
+		warn       string
+	}{
+		{"code, readable", "[coordinator]\nenrollment_code = \"POD-ENROLL-AB12\"\n", 0o644, "holds an enrollment code"},
+		{"api key, readable", "[[backends]]\nkind = \"vllm\"\nurl = \"http://localhost:8000\"\napi_key = \"k\"\n", 0o640, "holds a backend API key"},
+		{"code, private", "[coordinator]\nenrollment_code = \"POD-ENROLL-AB12\"\n", 0o600, ""},
+		{"no secret, readable", "[limits]\nmax_concurrent = 4\n", 0o644, ""},
+	} {
+		path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "")+".toml")
+		os.WriteFile(path, []byte(tc.body), 0o600)
+		os.Chmod(path, tc.mode)
+		f, err := LoadFile(path)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		got := strings.Join(f.Warnings, "\n")
+		if tc.warn == "" && got != "" || tc.warn != "" && (!strings.Contains(got, tc.warn) || !strings.Contains(got, "chmod 600 "+path)) {
+			t.Errorf("%s: warnings %q, want %q", tc.name, got, tc.warn)
+		}
+		if strings.Contains(got, "POD-ENROLL-AB12") {
+			t.Errorf("%s: the warning shows the code", tc.name)
+		}
+	}
+}

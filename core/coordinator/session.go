@@ -22,10 +22,11 @@ const (
 	DefaultReadLimit        = 32 << 20
 	DefaultHandshakeTimeout = 30 * time.Second
 	DefaultWriteTimeout     = 15 * time.Second
-	// outboxSize bounds the frames waiting for the writer. When it is full,
-	// relays block, which slows their backend reads: back-pressure instead of
-	// unbounded memory.
-	outboxSize = 256
+	// maxQueued bounds the bytes waiting for the writer. Past it, senders
+	// block until the writer takes them, which slows their backend reads:
+	// back-pressure instead of unbounded memory. 1 MiB is about a hundred
+	// full 8 KiB reads, or thousands of token-sized chunks.
+	maxQueued = 1 << 20
 )
 
 // Signer is the identity as the handshake needs it.
@@ -48,7 +49,13 @@ type Options struct {
 	ReadLimit        int64
 	HandshakeTimeout time.Duration
 	WriteTimeout     time.Duration
-	Log              *slog.Logger
+	// PingInterval and PongTimeout notice a path that stopped carrying
+	// bytes without closing: after PingInterval with nothing read, the
+	// session pings; PongTimeout later with still no frame and no pong, it
+	// ends. Zero means DefaultPingInterval / DefaultPongTimeout.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+	Log          *slog.Logger
 }
 
 // AuthError is the coordinator's auth_failed: the reason is the only
@@ -75,22 +82,37 @@ func CheckURL(raw string, allowInsecure bool) error {
 	return fmt.Errorf("coordinator URL %q must start with wss://", raw)
 }
 
-// Session is one authenticated WebSocket session. One reader (Run) and one
-// writer goroutine own the connection.
+// Session is one authenticated WebSocket session. Run is its one reader.
+// Frames wait in one outbox, in the order they were sent; whoever holds
+// the write token takes everything queued and writes it as one batch: under
+// load the frames of many jobs leave in one system call (see heldConn).
+// A sender that finds the token free writes the batch itself, which saves
+// the hand-off to another goroutine when the link is quiet; one that finds
+// it taken only queues and wakes the writer goroutine, so a job's
+// goroutine never waits for a write in progress.
 type Session struct {
 	conn         *websocket.Conn
+	held         *heldConn // the socket under the WebSocket; nil when a custom transport dialled it
 	providerID   string
 	log          *slog.Logger
 	writeTimeout time.Duration
+	keepalive    keepalive
 
-	// wmu serialises socket writes and guards pending. Send writes a frame
-	// itself when nothing is queued (saving the hand-off to the writer
-	// goroutine, the largest part of the relay's added latency) and queues
-	// it otherwise, so frames from one goroutine never overtake each other.
-	wmu     sync.Mutex
-	pending int // frames queued in out and not yet written
+	// mu guards the outbox: queued, sizes, spare, spareSizes, space and
+	// closing.
+	mu sync.Mutex
+	// queued holds the frames not yet taken by the writer, back to back,
+	// in the order they were sent; sizes their lengths. Frames of one job
+	// come from one goroutine, so per job they stay in order.
+	queued     []byte
+	sizes      []int
+	spare      []byte // the writer's previous batch, reused for the next
+	spareSizes []int
+	space      chan struct{} // closed when the writer takes a batch; senders over the limit wait on it
+	closing    bool          // Close was called: no new frames
 
-	out       chan []byte   // frames for the writer, in order
+	wtok      chan struct{} // the write token: holding it (a value in it) allows taking and writing a batch
+	wake      chan struct{} // one pending wake-up for the writer goroutine
 	closeReq  chan struct{} // closed by Close: flush, then close normally
 	closeOnce sync.Once
 	done      chan struct{} // closed when the writer has stopped
@@ -119,9 +141,10 @@ func Connect(ctx context.Context, o Options) (*Session, error) {
 	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
 	defer cancel()
 
-	conn, _, err := websocket.Dial(hctx, o.URL, &websocket.DialOptions{HTTPClient: o.HTTPClient})
+	client, held := holdingClient(o.HTTPClient)
+	conn, resp, err := websocket.Dial(hctx, o.URL, &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
-		return nil, fmt.Errorf("dial coordinator: %w", err)
+		return nil, fmt.Errorf("dial coordinator: %w", upgradeFailed(resp, err))
 	}
 	conn.SetReadLimit(o.ReadLimit)
 	providerID, err := handshake(hctx, conn, o)
@@ -129,17 +152,21 @@ func Connect(ctx context.Context, o Options) (*Session, error) {
 		var ae *AuthError
 		if errors.As(err, &ae) {
 			conn.Close(websocket.StatusNormalClosure, "auth failed")
-		} else {
-			conn.CloseNow()
+			return nil, err
 		}
-		return nil, err
+		conn.CloseNow()
+		return nil, &HandshakeError{Err: err}
 	}
 	s := &Session{
 		conn:         conn,
+		held:         held.conn(),
 		providerID:   providerID,
 		log:          o.Log,
 		writeTimeout: o.WriteTimeout,
-		out:          make(chan []byte, outboxSize),
+		keepalive:    newKeepalive(o.PingInterval, o.PongTimeout),
+		space:        make(chan struct{}),
+		wtok:         make(chan struct{}, 1),
+		wake:         make(chan struct{}, 1),
 		closeReq:     make(chan struct{}),
 		done:         make(chan struct{}),
 	}
@@ -202,7 +229,8 @@ func handshake(ctx context.Context, conn *websocket.Conn, o Options) (string, er
 	}
 }
 
-// ProviderID is the id the coordinator gave in auth_ok.
+// ProviderID is the id the coordinator gave in auth_ok; "" when its
+// auth_ok carried none.
 func (s *Session) ProviderID() string { return s.providerID }
 
 // Context is cancelled when the session ends; jobs run under it so a
@@ -225,6 +253,10 @@ func (s *Session) Run(ctx context.Context, h Handler) error {
 	defer s.cancel(errors.New("session ended"))
 	stop := context.AfterFunc(s.ctx, func() { s.conn.CloseNow() })
 	defer stop()
+	wctx, stopWatch := context.WithCancel(ctx)
+	watching := make(chan struct{})
+	go func() { defer close(watching); s.watchSilence(wctx) }()
+	defer func() { stopWatch(); <-watching }()
 	for {
 		typ, data, err := s.conn.Read(ctx)
 		if err != nil {
@@ -236,8 +268,13 @@ func (s *Session) Run(ctx context.Context, h Handler) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			var silent *SilentError
+			if errors.As(context.Cause(s.ctx), &silent) {
+				return fmt.Errorf("coordinator connection: %w", silent)
+			}
 			return fmt.Errorf("coordinator connection: %w", err)
 		}
+		s.keepalive.heard()
 		if typ != websocket.MessageText {
 			s.log.Warn("dropped binary frame", "bytes", len(data))
 			continue
@@ -263,49 +300,96 @@ func (s *Session) Run(ctx context.Context, h Handler) error {
 // ErrClosed is returned by Send after the session ended.
 var ErrClosed = errors.New("coordinator session closed")
 
-// Send queues one text frame. It blocks while the outbox is full (until ctx
-// ends or the session closes), which is the relay's back-pressure. The
-// frame must not be modified afterwards.
+// Send queues one text frame; frame is copied, so the caller may reuse it.
+// It blocks while the outbox holds more than maxQueued bytes (until the
+// writer takes them, ctx ends or the session closes): that is the relay's
+// back-pressure, which slows the backend reads instead of growing memory
+// when the coordinator reads slower than the backends write. When it finds
+// nobody writing, it writes the batch itself and returns once the bytes are
+// in the kernel's socket buffer (at most the write timeout; ctx does not
+// cut a write short, which would break the stream).
 func (s *Session) Send(ctx context.Context, frame []byte) error {
-	select {
-	case <-s.closeReq:
-		return ErrClosed
-	case <-s.ctx.Done():
-		return ErrClosed
-	default:
+	if err := s.reserve(ctx); err != nil {
+		return err
 	}
-	s.wmu.Lock()
-	if s.pending == 0 {
-		err := s.write(frame)
-		s.wmu.Unlock()
-		if err != nil {
-			s.fail(err)
+	s.queued = append(s.queued, frame...)
+	s.sizes = append(s.sizes, len(frame))
+	s.mu.Unlock()
+	return s.writeOrHandOff()
+}
+
+// SendChunk queues the job_chunk frame of data, encoded straight into the
+// outbox (no allocation per chunk). data may be reused after it returns.
+// It blocks like Send.
+func (s *Session) SendChunk(ctx context.Context, enc ChunkEncoder, data []byte) error {
+	if err := s.reserve(ctx); err != nil {
+		return err
+	}
+	n := len(s.queued)
+	s.queued = enc.Append(s.queued, data)
+	s.sizes = append(s.sizes, len(s.queued)-n)
+	s.mu.Unlock()
+	return s.writeOrHandOff()
+}
+
+// writeOrHandOff writes the queued frames as one batch when the write
+// token is free, and otherwise leaves them to the writer goroutine.
+func (s *Session) writeOrHandOff() error {
+	select {
+	case s.wtok <- struct{}{}:
+	default:
+		// Someone is writing and may have taken its batch already: the
+		// writer goroutine takes the token next and writes this frame.
+		s.wakeWriter()
+		return nil
+	}
+	_, err := s.writeNext()
+	<-s.wtok
+	if err != nil {
+		s.fail(err)
+		return ErrClosed
+	}
+	s.mu.Lock()
+	more := len(s.sizes) > 0
+	s.mu.Unlock()
+	if more { // queued while this batch was written
+		s.wakeWriter()
+	}
+	return nil
+}
+
+// reserve waits until the outbox has room and returns with s.mu held, or
+// returns an error without it.
+func (s *Session) reserve(ctx context.Context) error {
+	s.mu.Lock()
+	for {
+		if s.closing || s.ctx.Err() != nil {
+			s.mu.Unlock()
 			return ErrClosed
 		}
-		return nil
-	}
-	s.pending++
-	s.wmu.Unlock()
-	select {
-	case s.out <- frame:
-		return nil
-	case <-ctx.Done():
-		s.unqueue()
-		return ctx.Err()
-	case <-s.ctx.Done():
-		s.unqueue()
-		return ErrClosed
-	case <-s.closeReq:
-		s.unqueue()
-		return ErrClosed
+		if len(s.queued) < maxQueued {
+			return nil
+		}
+		space := s.space
+		s.mu.Unlock()
+		select {
+		case <-space:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.ctx.Done():
+			return ErrClosed
+		}
+		s.mu.Lock()
 	}
 }
 
-// unqueue takes back the pending count of a frame that was never queued.
-func (s *Session) unqueue() {
-	s.wmu.Lock()
-	s.pending--
-	s.wmu.Unlock()
+// wakeWriter tells the writer goroutine there is work; a wake-up already
+// pending covers this frame too.
+func (s *Session) wakeWriter() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 // fail ends the session after a write error.
@@ -323,40 +407,35 @@ func (s *Session) SendJSON(ctx context.Context, v any) error {
 	return s.Send(ctx, b)
 }
 
-// Close flushes the frames already queued and closes the connection with a
-// normal closure. It blocks until the writer has stopped (bounded by the
-// write timeout and the close handshake's own 5 s).
+// Close writes the frames already queued and closes the connection with a
+// normal closure; later sends get ErrClosed. It blocks until the writer
+// has stopped (bounded by the write timeout and the close handshake's own
+// 5 s).
 func (s *Session) Close() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
 	s.closeOnce.Do(func() { close(s.closeReq) })
 	<-s.done
 }
 
-// writeLoop writes the queued frames; Send writes the others itself, under
-// the same lock.
+// writeLoop is the writer goroutine: woken when frames were queued while
+// someone else was writing, it takes the token and writes until the outbox
+// is empty; on Close it writes what is left and closes the connection.
 func (s *Session) writeLoop() {
 	defer close(s.done)
 	for {
 		select {
-		case f := <-s.out:
-			if err := s.writeQueued(f); err != nil {
+		case <-s.wake:
+			if err := s.flush(); err != nil {
 				s.fail(err)
 				return
 			}
 		case <-s.closeReq:
-			for {
-				select {
-				case f := <-s.out:
-					if err := s.writeQueued(f); err != nil {
-						s.fail(err)
-						return
-					}
-					continue
-				default:
-				}
-				break
+			if err := s.flush(); err != nil {
+				s.fail(err)
+				return
 			}
-			s.wmu.Lock() // wait for a Send writing right now
-			s.wmu.Unlock()
 			s.conn.Close(websocket.StatusNormalClosure, "agent closing")
 			s.cancel(ErrClosed)
 			return
@@ -366,19 +445,76 @@ func (s *Session) writeLoop() {
 	}
 }
 
-func (s *Session) writeQueued(frame []byte) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	s.pending--
-	return s.write(frame)
+// flush takes the write token and writes batches until the outbox is
+// empty.
+func (s *Session) flush() error {
+	select {
+	case s.wtok <- struct{}{}:
+	case <-s.ctx.Done():
+		return nil
+	}
+	defer func() { <-s.wtok }()
+	for {
+		wrote, err := s.writeNext()
+		if err != nil || !wrote {
+			return err
+		}
+	}
 }
 
-// write sends one frame; the caller holds wmu.
-func (s *Session) write(frame []byte) error {
-	ctx, cancel := context.WithTimeout(s.ctx, s.writeTimeout)
-	defer cancel()
-	if err := s.conn.Write(ctx, websocket.MessageText, frame); err != nil {
-		return fmt.Errorf("write frame: %w", err)
+// writeNext takes every queued frame and writes them as one batch; the
+// caller holds the write token. It reports whether there was anything.
+func (s *Session) writeNext() (bool, error) {
+	s.mu.Lock()
+	batch, sizes := s.queued, s.sizes
+	if len(sizes) == 0 {
+		s.mu.Unlock()
+		return false, nil
+	}
+	s.queued, s.sizes = s.spare[:0], s.spareSizes[:0]
+	close(s.space) // senders waiting for room may go on
+	s.space = make(chan struct{})
+	s.mu.Unlock()
+
+	err := s.writeBatch(batch, sizes)
+
+	if cap(batch) > 4*maxQueued {
+		batch = nil // one huge frame: do not keep its buffer
+	}
+	s.mu.Lock()
+	s.spare, s.spareSizes = batch[:0], sizes[:0]
+	s.mu.Unlock()
+	return true, err
+}
+
+// writeBatch writes frames (back to back in batch, lengths in sizes) as
+// WebSocket text messages. With the socket held, the library's per-message
+// flushes land in memory and the batch leaves in one write, bounded by the
+// write timeout.
+func (s *Session) writeBatch(batch []byte, sizes []int) error {
+	if s.held == nil {
+		ctx, cancel := context.WithTimeout(s.ctx, s.writeTimeout)
+		defer cancel()
+		for _, n := range sizes {
+			if err := s.conn.Write(ctx, websocket.MessageText, batch[:n]); err != nil {
+				return fmt.Errorf("write frame: %w", err)
+			}
+			batch = batch[n:]
+		}
+		return nil
+	}
+	s.held.hold()
+	for _, n := range sizes {
+		// No deadline here: these writes only fill memory. The socket
+		// write in release carries the deadline.
+		if err := s.conn.Write(context.Background(), websocket.MessageText, batch[:n]); err != nil {
+			s.held.release(s.writeTimeout)
+			return fmt.Errorf("write frame: %w", err)
+		}
+		batch = batch[n:]
+	}
+	if err := s.held.release(s.writeTimeout); err != nil {
+		return fmt.Errorf("write frames: %w", err)
 	}
 	return nil
 }

@@ -70,6 +70,31 @@ func TestHandshakeEnrollsThenReconnectsWithoutCode(t *testing.T) {
 	}
 }
 
+// PROTOCOL.md section 2 stores the id "once auth_ok carries one": an
+// auth_ok without provider_id still opens the session.
+func TestAuthOKWithoutProviderIDIsASession(t *testing.T) {
+	coord, url := startCoord(t, localcoord.Options{OmitProviderID: true})
+	key := newTestKey()
+	s, err := Connect(t.Context(), opts(url, key))
+	if err != nil {
+		t.Fatalf("Connect: %v", err)
+	}
+	defer s.Close()
+	if s.ProviderID() != "" {
+		t.Fatalf("provider id %q, want none", s.ProviderID())
+	}
+	p, err := coord.Next(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SendJSON(t.Context(), map[string]string{"type": "heartbeat"}); err != nil {
+		t.Fatalf("send on the session: %v", err)
+	}
+	if _, _, err := p.WaitFrame(t.Context(), 0, func(f localcoord.Frame) bool { return f.Type == "heartbeat" }); err != nil {
+		t.Fatalf("coordinator did not get the frame: %v", err)
+	}
+}
+
 func TestHandshakeFailures(t *testing.T) {
 	key := newTestKey()
 	t.Run("auth_failed carries the reason", func(t *testing.T) {

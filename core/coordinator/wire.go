@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -27,7 +28,10 @@ const DefaultDeadline = 60 * time.Second
 // AuthChallenge asks the agent to sign Nonce (already base64-decoded).
 type AuthChallenge struct{ Nonce []byte }
 
-// AuthOK ends a successful handshake.
+// AuthOK ends a successful handshake. ProviderID is "" when the
+// coordinator sent none: the session is up all the same, and the agent
+// keeps sending its enrollment code until an auth_ok carries an id
+// (PROTOCOL.md section 2).
 type AuthOK struct{ ProviderID string }
 
 // AuthFailed ends a failed handshake; Reason is shown to the user.
@@ -81,16 +85,23 @@ func Decode(data []byte) (any, error) {
 	switch *m.Type {
 	case TypeAuthChallenge:
 		nonce, err := base64.StdEncoding.DecodeString(m.Nonce)
+		if err != nil { // "base64" without padding is base64 too
+			nonce, err = base64.RawStdEncoding.DecodeString(m.Nonce)
+		}
 		if err != nil || len(nonce) == 0 {
 			return bad("nonce is not base64")
 		}
 		return AuthChallenge{Nonce: nonce}, nil
 	case TypeAuthOK:
-		if m.ProviderID == nil || *m.ProviderID == "" {
-			return bad("no provider_id")
+		if m.ProviderID == nil {
+			return AuthOK{}, nil
 		}
 		return AuthOK{ProviderID: *m.ProviderID}, nil
 	case TypeAuthFailed:
+		if strings.TrimSpace(m.Reason) == "" {
+			// The reason is all the user is told: never show nothing.
+			return AuthFailed{Reason: "the coordinator refused the agent without giving a reason"}, nil
+		}
 		return AuthFailed{Reason: m.Reason}, nil
 	case TypeJob:
 		j := Job{JobID: m.JobID, ModelID: m.ModelID, Request: m.Request, Format: "openai", Deadline: DefaultDeadline}
@@ -225,12 +236,15 @@ func NewChunkEncoder(jobID string) ChunkEncoder {
 // Encode returns a new frame holding data base64-encoded. The result is
 // freshly allocated and owned by the caller.
 func (e ChunkEncoder) Encode(data []byte) []byte {
-	n := len(e.prefix) + base64.StdEncoding.EncodedLen(len(data)) + 2
-	out := make([]byte, n)
-	i := copy(out, e.prefix)
-	base64.StdEncoding.Encode(out[i:], data)
-	out[n-2], out[n-1] = '"', '}'
-	return out
+	return e.Append(make([]byte, 0, len(e.prefix)+base64.StdEncoding.EncodedLen(len(data))+2), data)
+}
+
+// Append appends the frame holding data base64-encoded to dst, in place
+// when dst has room: the relay encodes straight into the session's outbox.
+func (e ChunkEncoder) Append(dst, data []byte) []byte {
+	dst = append(dst, e.prefix...)
+	dst = base64.StdEncoding.AppendEncode(dst, data)
+	return append(dst, '"', '}')
 }
 
 // FormatRFC3339 formats a time for last_error_at.

@@ -18,6 +18,10 @@ func TestDecode(t *testing.T) {
 	}{
 		{"challenge", `{"type":"auth_challenge","nonce":"` + nonce + `"}`, AuthChallenge{Nonce: []byte("0123456789abcdef")}},
 		{"auth ok", `{"type":"auth_ok","provider_id":"prov-1"}`, AuthOK{ProviderID: "prov-1"}},
+		{"auth ok without provider id", `{"type":"auth_ok"}`, AuthOK{}},
+		{"challenge without padding", `{"type":"auth_challenge","nonce":"AAECAwQ"}`, AuthChallenge{Nonce: []byte{0, 1, 2, 3, 4}}},
+		{"auth failed without reason", `{"type":"auth_failed"}`, AuthFailed{Reason: "the coordinator refused the agent without giving a reason"}},
+		{"auth ok with null provider id", `{"type":"auth_ok","provider_id":null}`, AuthOK{}},
 		{"auth failed", `{"type":"auth_failed","reason":"invalid enrollment code"}`, AuthFailed{Reason: "invalid enrollment code"}},
 		{"job defaults", `{"type":"job","job_id":"j1","model_id":"m","request":{"messages":[]}}`,
 			Job{JobID: "j1", ModelID: "m", Request: json.RawMessage(`{"messages":[]}`), Format: "openai", Deadline: 60 * time.Second}},
@@ -43,7 +47,7 @@ func TestDecodeMalformed(t *testing.T) {
 	for _, in := range []string{
 		``, `not json`, `[1,2]`, `{"no_type":1}`, `{"type":5}`,
 		`{"type":"auth_challenge","nonce":"%%%"}`,
-		`{"type":"auth_ok"}`,
+		`{"type":"auth_ok","provider_id":42}`,
 		`{"type":"job","model_id":"m","request":{}}`,
 		`{"type":"job","job_id":"j","request":{}}`,
 		`{"type":"job","job_id":"j","model_id":"m"}`,

@@ -26,6 +26,10 @@ import (
 const (
 	DefaultHeartbeatInterval = 15 * time.Second // PROTOCOL.md section 4
 	DefaultDiscoveryInterval = time.Minute
+	// DefaultDiscoveryRetryInterval is how often the servers are probed
+	// while no model is found: a server started after the agent shows up
+	// within a few seconds, as the dashboard promises.
+	DefaultDiscoveryRetryInterval = 3 * time.Second
 	// DefaultDrainTimeout bounds how long Pause and Drain let running jobs
 	// finish before closing the session anyway.
 	DefaultDrainTimeout = 90 * time.Second
@@ -51,8 +55,14 @@ type Options struct {
 	SaveConfig func(config.Config) error
 	// AllowInsecure permits a ws:// coordinator (--allow-insecure).
 	AllowInsecure bool
-	// StartPaused starts without connecting until Start is called.
+	// StartPaused starts without connecting until Start is called: the
+	// user paused earning before the app last stopped.
 	StartPaused bool
+	// SaveEarning keeps the user's choice to earn (Start) or not (Pause) for
+	// the next start of the app. It is called off the caller's goroutine,
+	// the latest choice last; a failure is shown, not returned. Nil keeps
+	// the choice in memory only.
+	SaveEarning func(earning bool) error
 
 	BackendHTTP       *http.Client // for inference servers; nil = a client with no overall timeout
 	CoordinatorHTTP   *http.Client // for the WebSocket dial; nil = http.DefaultClient
@@ -60,6 +70,14 @@ type Options struct {
 	DiscoveryInterval time.Duration
 	DrainTimeout      time.Duration
 	HandshakeTimeout  time.Duration
+
+	// DiscoveryRetryInterval is the probe interval while no model is found.
+	DiscoveryRetryInterval time.Duration
+	// PingInterval and PongTimeout tune how soon a silent coordinator path
+	// is dropped and redialled (coordinator.Options); zero: the defaults.
+	PingInterval time.Duration
+	PongTimeout  time.Duration
+
 	// Now and After are the clock; tests inject them. After is used for
 	// reconnect waits only.
 	Now   func() time.Time
@@ -67,6 +85,10 @@ type Options struct {
 	// Rand feeds the backoff jitter; nil is math/rand.
 	Rand func() float64
 	Log  *slog.Logger
+	// OnJobEnd, when set, is told how every job ended (see
+	// jobs.Manager.OnJobEnd): metrics and the job record hang here. It must
+	// not block.
+	OnJobEnd func(jobs.Result)
 }
 
 // Engine runs the agent. Create it with New, then call Run once.
@@ -77,7 +99,10 @@ type Engine struct {
 	jobs     *jobs.Manager
 
 	cfgMu  sync.Mutex // serialises UpdateConfig calls (validate, save, apply)
-	capsMu sync.Mutex // serialises capabilities sends, in the order computed
+	capsMu sync.Mutex // serialises capabilities sends (flushOffer), in the order computed
+
+	saveMu sync.Mutex     // serialises SaveEarning calls
+	saves  sync.WaitGroup // SaveEarning calls not yet done; Drain waits for them
 
 	mu          sync.Mutex // guards the fields below
 	cfg         config.Config
@@ -85,22 +110,32 @@ type Engine struct {
 	want        bool                 // the user wants to earn
 	sess        *coordinator.Session // nil when not connected
 	connecting  bool
+	sessions    int64 // sessions that reached auth_ok since start
 	retryAt     time.Time
 	authReason  string // last auth_failed reason, cleared by auth_ok
 	healths     []backend.Health
 	routes      map[string]backend.Target // every servable model, enabled or not
+	down        map[string]downServer     // by URL: servers that served models and stopped answering
 	offered     string                    // JSON of the models last sent in capabilities
 	offeredSet  map[string]bool
+	pendingCaps *pendingOffer // capabilities computed but not sent yet; newest wins
 	lastErr     string
 	lastErrAt   time.Time
+	lastErrV    error // lastErr as an error, for Snapshot.Problem
+	connErr     error // why the last connection attempt or session failed
 	lastJobAt   time.Time
 	totals      ledger.Totals
 	hourly      []ledger.HourBucket
 	watchers    map[chan Snapshot]struct{}
 	kick        chan struct{} // wakes the session loop: want or config changed
 	dirty       chan struct{} // wakes the publisher
+	offerKick   chan struct{} // wakes offerLoop: pendingCaps was set
 	ledgerDirty bool
 	lastState   State // the state last published, for the state-change log line
+
+	// Guarded by mu too.
+	idUnsaved bool   // e.id.ProviderID came from auth_ok and is not saved yet
+	idSaveErr string // why it is not saved, in words for the user; "" once saved
 }
 
 // New checks the options and builds an engine; it does no I/O.
@@ -113,6 +148,9 @@ func New(o Options) (*Engine, error) {
 	}
 	if o.DiscoveryInterval == 0 {
 		o.DiscoveryInterval = DefaultDiscoveryInterval
+	}
+	if o.DiscoveryRetryInterval == 0 {
+		o.DiscoveryRetryInterval = DefaultDiscoveryRetryInterval
 	}
 	if o.DrainTimeout == 0 {
 		o.DrainTimeout = DefaultDrainTimeout
@@ -139,6 +177,7 @@ func New(o Options) (*Engine, error) {
 		watchers:  map[chan Snapshot]struct{}{},
 		kick:      make(chan struct{}, 1),
 		dirty:     make(chan struct{}, 1),
+		offerKick: make(chan struct{}, 1),
 		lastState: -1,
 	}
 	e.jobs = &jobs.Manager{
@@ -150,6 +189,10 @@ func New(o Options) (*Engine, error) {
 		Log:           o.Log.With("component", "jobs"),
 		OnChange:      e.jobsChanged,
 		OnLedgerError: func(err error) { e.setError(fmt.Errorf("earnings record: %w", err)) },
+		OnJobEnd:      o.OnJobEnd,
+	}
+	if k, ok := o.Ledger.(interface{ SetOnChange(func()) }); ok {
+		k.SetOnChange(e.recorded) // kept jobs written late: refresh the totals
 	}
 	return e, nil
 }
@@ -170,12 +213,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.ledgerDirty = true
 	e.mu.Unlock()
 
-	// Cancelling ctx stops discovery, the publisher and the session loop;
-	// the session loop's exit aborts any job still running.
+	// Cancelling ctx stops discovery, the publisher, the capabilities
+	// sender and the session loop; the session loop's exit aborts any job
+	// still running.
 	var wg sync.WaitGroup
 	e.discover(ctx)
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); e.publishLoop(ctx) }()
+	go func() { defer wg.Done(); e.offerLoop(ctx) }()
 	go func() { defer wg.Done(); e.discoveryLoop(ctx) }()
 	go func() { defer wg.Done(); e.sessionLoop(ctx) }()
 	wg.Wait()
@@ -189,6 +234,7 @@ func (e *Engine) Start() {
 	e.want = true
 	e.mu.Unlock()
 	e.log.Info("earning started by the user")
+	e.saveEarning()
 	e.offerChanged()
 	e.wake()
 }
@@ -205,6 +251,7 @@ func (e *Engine) Pause() {
 	sess := e.sess
 	e.mu.Unlock()
 	e.log.Info("earning paused by the user")
+	e.saveEarning()
 	e.offerChanged()
 	e.wake()
 	if sess != nil {
@@ -221,10 +268,12 @@ func (e *Engine) Drain(ctx context.Context) error {
 	e.mu.Unlock()
 	e.offerChanged()
 	e.wake()
+	e.flushOffer() // the coordinator hears "no models" before the close
 	err := e.jobs.Wait(ctx)
 	if sess != nil {
 		sess.Close()
 	}
+	e.waitSaves(ctx)
 	return err
 }
 
@@ -238,13 +287,14 @@ func (e *Engine) closeWhenDrained(sess *coordinator.Session) {
 	resumed := e.want
 	e.mu.Unlock()
 	if !resumed {
+		e.flushOffer() // "no models" goes out before the close
 		sess.Close()
 	}
 }
 
 // SetModelEnabled switches a model on or off for good: the choice is saved
 // and the coordinator gets new capabilities at once. It blocks while the
-// config is saved.
+// config is saved, never on the network.
 func (e *Engine) SetModelEnabled(model string, on bool) error {
 	return e.UpdateConfig(func(c *config.Config) { c.SetModelEnabled(model, on) })
 }
@@ -258,7 +308,8 @@ func (e *Engine) Config() config.Config {
 
 // UpdateConfig applies edit to a copy of the config, validates it, saves
 // it and applies it. An invalid result changes nothing and returns the
-// validation error. It blocks while the config is saved.
+// validation error. It blocks while the config is saved, never on the
+// network: capabilities go out from the engine's own goroutine.
 func (e *Engine) UpdateConfig(edit func(*config.Config)) error {
 	e.cfgMu.Lock()
 	defer e.cfgMu.Unlock()
@@ -346,6 +397,7 @@ func (e *Engine) setError(err error) {
 	e.mu.Lock()
 	e.lastErr = err.Error()
 	e.lastErrAt = e.opts.Now()
+	e.lastErrV = err
 	e.mu.Unlock()
 	e.publish()
 }

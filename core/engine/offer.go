@@ -11,9 +11,12 @@ import (
 	"usepod.ai/agent/core/coordinator"
 )
 
-// discoveryLoop re-probes the backends every interval until ctx ends.
+// discoveryLoop re-probes the backends until ctx ends: every
+// DiscoveryRetryInterval while no model is found or a server that served
+// models is down (so a server started or restarted shows up within seconds),
+// every DiscoveryInterval otherwise.
 func (e *Engine) discoveryLoop(ctx context.Context) {
-	t := time.NewTicker(e.opts.DiscoveryInterval)
+	t := time.NewTimer(e.nextDiscovery())
 	defer t.Stop()
 	for {
 		select {
@@ -21,8 +24,27 @@ func (e *Engine) discoveryLoop(ctx context.Context) {
 			return
 		case <-t.C:
 			e.discover(ctx)
+			t.Reset(e.nextDiscovery())
 		}
 	}
+}
+
+// nextDiscovery is the wait before the next probe.
+func (e *Engine) nextDiscovery() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if len(e.routes) == 0 || len(e.down) > 0 {
+		return e.opts.DiscoveryRetryInterval
+	}
+	return e.opts.DiscoveryInterval
+}
+
+// downServer is a server that served models and stopped answering: its
+// last known models stay in the models table, marked down, not offered.
+type downServer struct {
+	server backend.Server
+	models []backend.Model
+	since  time.Time
 }
 
 // discover probes the configured backends (the default ports when none
@@ -35,6 +57,9 @@ func (e *Engine) discover(ctx context.Context) {
 		servers = append(servers, backend.Server{Kind: b.Kind, URL: b.URL, APIKey: b.APIKey, Models: b.Models})
 	}
 	healths := e.backends.Discover(ctx, servers)
+	if ctx.Err() != nil {
+		return // the probes were cut short: they say nothing about the servers
+	}
 	routes := backend.Route(healths) // healthy servers only, by kind preference
 	e.mu.Lock()
 	for _, old := range e.healths {
@@ -44,9 +69,37 @@ func (e *Engine) discover(ctx context.Context) {
 			}
 		}
 	}
+	e.down = nextDown(e.down, e.healths, healths, e.opts.Now())
 	e.healths, e.routes = healths, routes
 	e.mu.Unlock()
 	e.offerChanged()
+}
+
+// nextDown works out which servers are down with known models after a
+// probe: one that was healthy and no longer is goes down now; one already
+// down stays down since when it went; one that answers again, or is no
+// longer probed (removed, or its settings changed), is dropped.
+func nextDown(down map[string]downServer, old, now []backend.Health, at time.Time) map[string]downServer {
+	next := map[string]downServer{}
+	for _, h := range now {
+		if h.Healthy {
+			continue
+		}
+		if d, ok := down[h.Server.URL]; ok && sameServer(d.server, h.Server) {
+			next[h.Server.URL] = d
+			continue
+		}
+		for _, o := range old {
+			if o.Healthy && len(o.Models) > 0 && sameServer(o.Server, h.Server) {
+				next[h.Server.URL] = downServer{server: h.Server, models: slices.Clone(o.Models), since: at}
+			}
+		}
+	}
+	return next
+}
+
+func sameServer(a, b backend.Server) bool {
+	return a.Kind == b.Kind && a.URL == b.URL && slices.Equal(a.Models, b.Models)
 }
 
 // offerableLocked lists the models to offer now, sorted by id: enabled,
@@ -79,14 +132,12 @@ func (e *Engine) offerableLocked() []coordinator.CapabilityModel {
 	return models
 }
 
-// offerChanged recomputes what to offer and, on an open session, sends
-// capabilities when it differs from what was last sent.
+// offerChanged recomputes what to offer and, on an open session, queues
+// capabilities when it differs from what was last offered. It never blocks
+// on the network: offerLoop sends them. The routing table (offeredSet)
+// changes at once, so a paused agent refuses new jobs before the
+// coordinator has heard of it.
 func (e *Engine) offerChanged() {
-	// capsMu, not mu, is held across the send: two changes reach the
-	// coordinator in order, and a slow socket never blocks a reader of the
-	// engine's state (the UI).
-	e.capsMu.Lock()
-	defer e.capsMu.Unlock()
 	e.mu.Lock()
 	models := e.offerableLocked()
 	key, _ := json.Marshal(struct {
@@ -114,14 +165,55 @@ func (e *Engine) offerChanged() {
 	if n := e.cfg.Limits.MaxTokensPerMinute; n > 0 {
 		caps.Limits.MaxTokensPerMinute = &n
 	}
+	e.pendingCaps = &pendingOffer{sess: sess, caps: caps} // newest wins
 	e.mu.Unlock()
-	ctx, cancel := context.WithTimeout(sess.Context(), 5*time.Second)
-	err := sess.SendJSON(ctx, caps)
+	select {
+	case e.offerKick <- struct{}{}:
+	default:
+	}
+	e.publish()
+}
+
+// pendingOffer is capabilities computed for one session, not sent yet.
+type pendingOffer struct {
+	sess *coordinator.Session
+	caps coordinator.Capabilities
+}
+
+// offerLoop sends the queued capabilities until ctx ends, so that Start,
+// Pause and config changes never wait on the coordinator's socket.
+func (e *Engine) offerLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.offerKick:
+			e.flushOffer()
+		}
+	}
+}
+
+// flushOffer sends the queued capabilities, if any, and returns once they
+// are written (bounded by the send timeout). capsMu, not mu, is held
+// across the send: two offers reach the coordinator in the order they were
+// computed, and a slow socket never blocks a reader of the engine's state.
+func (e *Engine) flushOffer() {
+	e.capsMu.Lock()
+	defer e.capsMu.Unlock()
+	e.mu.Lock()
+	p := e.pendingCaps
+	e.pendingCaps = nil
+	e.mu.Unlock()
+	if p == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.sess.Context(), 5*time.Second)
+	err := p.sess.SendJSON(ctx, p.caps)
 	cancel()
 	if err != nil {
 		e.log.Warn("could not send capabilities", "err", err)
 	} else {
-		e.log.Info("offered models to the coordinator", "models", len(models))
+		e.log.Info("offered models to the coordinator", "models", len(p.caps.Models))
 	}
 	e.publish()
 }

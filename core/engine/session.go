@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"usepod.ai/agent/core/backoff"
@@ -38,6 +39,8 @@ func (e *Engine) sessionLoop(ctx context.Context) {
 			EnrollmentCode:   cfg.Coordinator.EnrollmentCode,
 			HTTPClient:       e.opts.CoordinatorHTTP,
 			HandshakeTimeout: e.opts.HandshakeTimeout,
+			PingInterval:     e.opts.PingInterval,
+			PongTimeout:      e.opts.PongTimeout,
 			Log:              e.log.With("component", "coordinator"),
 		})
 		if err != nil {
@@ -70,7 +73,7 @@ func (e *Engine) connectFailed(ctx context.Context, bo *backoff.Backoff, err err
 	if errors.As(err, &ae) {
 		e.authReason = ae.Reason
 	}
-	e.lastErr, e.lastErrAt = err.Error(), e.opts.Now()
+	e.lastErr, e.lastErrAt, e.lastErrV, e.connErr = err.Error(), e.opts.Now(), err, err
 	e.mu.Unlock()
 	if bo.Failures() >= backoff.LoudAfter {
 		e.log.Error("still cannot reach the coordinator; will keep trying", "failures", bo.Failures(), "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -103,20 +106,17 @@ func (e *Engine) waitRetry(ctx context.Context, d time.Duration) {
 // delivered.
 func (e *Engine) serveSession(ctx context.Context, sess *coordinator.Session) {
 	e.mu.Lock()
-	if e.id.ProviderID != sess.ProviderID() {
-		e.id.ProviderID = sess.ProviderID()
-		id := *e.id
-		e.mu.Unlock()
-		// Once enrolled, the code is never sent again: keep the id with the key.
-		if err := e.opts.KeyStore.Save(ctx, &id); err != nil {
-			e.setError(err)
-			e.log.Error("could not store the provider id with the identity; the enrollment code will be sent again next time", "err", err)
-		} else {
-			e.log.Info("enrolled", "provider_id", id.ProviderID)
-		}
-		e.mu.Lock()
+	// An auth_ok without provider_id leaves the id as it was: the code is
+	// sent again on the next handshake, until an auth_ok carries one.
+	if got := sess.ProviderID(); got != "" && e.id.ProviderID != got {
+		e.id.ProviderID = got
+		e.idUnsaved = true
 	}
+	e.mu.Unlock()
+	e.saveProviderID(ctx)
+	e.mu.Lock()
 	e.sess = sess
+	e.sessions++
 	e.connecting = false
 	e.authReason = ""
 	e.offered, e.offeredSet = "", nil // a new session always gets capabilities
@@ -138,12 +138,57 @@ func (e *Engine) serveSession(ctx context.Context, sess *coordinator.Session) {
 	e.offeredSet = nil
 	e.mu.Unlock()
 	if err != nil && ctx.Err() == nil {
+		e.mu.Lock()
+		e.connErr = err
+		e.mu.Unlock()
 		e.setError(err)
 		e.log.Warn("coordinator session ended", "err", err)
 	} else {
 		e.log.Info("coordinator session closed")
 	}
 	e.publish()
+}
+
+// saveProviderID stores a provider id that is not saved yet with the
+// identity. The id is in memory and used from the moment auth_ok brought
+// it, so a failed save never makes the agent send its enrollment code
+// again; the save is retried on every heartbeat and every handshake until
+// it works, and the user is told meanwhile. It blocks on the key store.
+func (e *Engine) saveProviderID(ctx context.Context) {
+	e.mu.Lock()
+	if !e.idUnsaved {
+		e.mu.Unlock()
+		return
+	}
+	id := *e.id
+	e.mu.Unlock()
+	err := e.opts.KeyStore.Save(ctx, &id)
+	if err != nil && ctx.Err() != nil {
+		return // stopped, not failed: the next handshake tries again
+	}
+	e.mu.Lock()
+	if e.id.ProviderID == id.ProviderID {
+		e.idUnsaved = err != nil
+	}
+	was := e.idSaveErr
+	e.idSaveErr = ""
+	if err != nil {
+		e.idSaveErr = fmt.Sprintf("Could not save this computer's provider id to %s: %v. Will retry.", e.opts.KeyStore.Where(), err)
+	}
+	problem := e.idSaveErr
+	e.mu.Unlock()
+	switch {
+	case err != nil && problem != was: // once per new reason, not every heartbeat
+		e.setError(errors.New(problem))
+		e.log.Error("could not store the provider id with the identity; it is kept in memory and the save is retried", "err", err, "key", e.opts.KeyStore.Where())
+	case err != nil:
+		e.log.Debug("still cannot store the provider id", "err", err)
+	case was != "":
+		e.log.Info("provider id saved after earlier failures", "provider_id", id.ProviderID)
+		e.publish()
+	default:
+		e.log.Info("enrolled", "provider_id", id.ProviderID)
+	}
 }
 
 // heartbeatLoop sends a heartbeat every interval, the first one interval
@@ -157,6 +202,7 @@ func (e *Engine) heartbeatLoop(sess *coordinator.Session) {
 			return
 		case <-t.C:
 		}
+		e.saveProviderID(sess.Context()) // retries a save that failed
 		f := e.jobs.Stats.Figures(e.opts.Now())
 		hb := coordinator.Heartbeat{
 			Type:            "heartbeat",

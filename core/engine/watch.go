@@ -79,7 +79,12 @@ func (e *Engine) publishLoop(ctx context.Context) {
 		e.mu.Lock()
 		s := e.snapshotLocked()
 		if s.State != e.lastState {
-			e.log.Info("state changed", "state", s.State.String(), "was", e.lastState.String())
+			if s.Problem.IsZero() {
+				e.log.Info("state changed", "state", s.State.String(), "was", e.lastState.String())
+			} else { // the plain words, for headless servers whose only surface is the log
+				e.log.Info("state changed", "state", s.State.String(), "was", e.lastState.String(),
+					"problem", s.Problem.Summary, "what_to_do", s.Problem.Action)
+			}
 			e.lastState = s.State
 		}
 		for ch := range e.watchers {
@@ -141,6 +146,10 @@ func (e *Engine) nextStateLocked(inFlight int) State {
 	return StateWaiting
 }
 
+// ledgerProblem is a ledger that keeps jobs it cannot write yet and says
+// why (*ledger.Keeper). Problem must not block: it is called under e.mu.
+type ledgerProblem interface{ Problem() string }
+
 func (e *Engine) snapshotLocked() Snapshot {
 	inFlight := e.jobs.InFlight()
 	s := Snapshot{
@@ -148,6 +157,8 @@ func (e *Engine) snapshotLocked() Snapshot {
 		Reason:       e.authReason,
 		RetryAt:      e.retryAt,
 		Coordinator:  e.cfg.Coordinator.URL,
+		Connected:    e.sess != nil,
+		Sessions:     e.sessions,
 		JobsInFlight: inFlight,
 		JobsServed:   e.jobs.Served(),
 		Earnings:     e.totals,
@@ -158,6 +169,14 @@ func (e *Engine) snapshotLocked() Snapshot {
 	}
 	if e.id != nil {
 		s.ProviderID, s.PublicKey = e.id.ProviderID, e.id.PublicBase64()
+	}
+	if e.idSaveErr != "" {
+		s.Problems = append(s.Problems, e.idSaveErr)
+	}
+	if lp, ok := e.opts.Ledger.(ledgerProblem); ok {
+		if p := lp.Problem(); p != "" {
+			s.Problems = append(s.Problems, p)
+		}
 	}
 	for _, h := range e.healths {
 		b := BackendStatus{Kind: h.Server.Kind, URL: h.Server.URL, Healthy: h.Healthy, Models: len(h.Models)}
@@ -170,12 +189,26 @@ func (e *Engine) snapshotLocked() Snapshot {
 		p := e.cfg.PriceFor(id)
 		s.Models = append(s.Models, ModelStatus{
 			ID: id, Backend: r.Server.Kind, BackendURL: r.Server.URL, ContextWindow: r.Model.ContextWindow,
-			Healthy: true, // the routing table holds healthy servers only
+			Healthy: true, // the routing table holds healthy servers only; down ones follow
 			Enabled: e.cfg.ModelEnabled(id), Offered: e.offeredSet[id],
 			InputPer1M: p.InputPer1M, OutputPer1M: p.OutputPer1M,
 		})
 	}
+	for _, d := range e.down {
+		for _, m := range d.models {
+			if _, up := e.routes[m.ID]; up || slices.ContainsFunc(s.Models, func(x ModelStatus) bool { return x.ID == m.ID }) {
+				continue // another server serves it, or another down server listed it
+			}
+			p := e.cfg.PriceFor(m.ID)
+			s.Models = append(s.Models, ModelStatus{
+				ID: m.ID, Backend: d.server.Kind, BackendURL: d.server.URL, ContextWindow: m.ContextWindow,
+				DownSince: d.since, Enabled: e.cfg.ModelEnabled(m.ID),
+				InputPer1M: p.InputPer1M, OutputPer1M: p.OutputPer1M,
+			})
+		}
+	}
 	slices.SortFunc(s.Models, func(a, b ModelStatus) int { return strings.Compare(a.ID, b.ID) })
+	s.Problem = e.problemLocked(s)
 	return s
 }
 

@@ -147,6 +147,10 @@ func LoadOrCreate(ctx context.Context, store KeyStore, now time.Time) (id *Ident
 // owner only (0600), as the command-line agent does.
 type FileStore struct {
 	Path string
+	// Required: the file names a key that must exist ([identity] key_path).
+	// Load then fails in plain words when it is missing, instead of
+	// returning ErrNotFound, so that no new key is ever made in its place.
+	Required bool
 }
 
 // Where names the file.
@@ -160,6 +164,9 @@ func (s *FileStore) Load(ctx context.Context) (*Identity, error) {
 		return nil, err
 	}
 	f, err := os.Open(s.Path)
+	if err != nil && s.Required {
+		return nil, missingRequired(s.Path, err)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, ErrNotFound
 	}

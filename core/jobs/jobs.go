@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ type Streamer interface {
 type Sender interface {
 	Send(ctx context.Context, frame []byte) error
 	SendJSON(ctx context.Context, v any) error
+	// SendChunk queues the job_chunk frame of data without keeping data.
+	SendChunk(ctx context.Context, enc coordinator.ChunkEncoder, data []byte) error
 }
 
 // Recorder keeps finished jobs; see ledger.Ledger. Record blocks until the
@@ -57,6 +60,10 @@ type Manager struct {
 	OnChange func()
 	// OnLedgerError is called when a finished job could not be recorded.
 	OnLedgerError func(error)
+	// OnJobEnd, when set, is told how every job ended, refused ones
+	// included (metrics, a job record). It is called on the job's own
+	// goroutine, without locks held, and must not block.
+	OnJobEnd func(Result)
 
 	Stats Stats
 
@@ -73,10 +80,18 @@ var errCancelled = errors.New("cancelled by the coordinator")
 // block: the reader goroutine calls it.
 func (m *Manager) Handle(sessCtx context.Context, send Sender, j coordinator.Job) {
 	log := m.Log.With("job", j.JobID, "model", j.ModelID)
+	defer func() {
+		// A panic in routing (the Lookup or MaxConcurrent callbacks) must
+		// not take the session's reader down with it.
+		if v := recover(); v != nil {
+			log.Error("panic while accepting a job; it ends with job_error", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			go m.refuse(sessCtx, send, j, "", backend.CodeInternal, "the agent hit an internal error while accepting this job")
+		}
+	}()
 	route, ok := m.Lookup(j.ModelID)
 	if !ok {
 		log.Info("refused job: model not offered")
-		go m.refuse(sessCtx, send, j, backend.CodeModelNotFound, fmt.Sprintf("model %q is not served by any enabled backend of this agent", j.ModelID))
+		go m.refuse(sessCtx, send, j, "", backend.CodeModelNotFound, fmt.Sprintf("model %q is not served by any enabled backend of this agent", j.ModelID))
 		return
 	}
 	limit := m.MaxConcurrent() // before m.mu: the callback takes the engine's lock
@@ -92,7 +107,7 @@ func (m *Manager) Handle(sessCtx context.Context, send Sender, j coordinator.Job
 	if len(m.running) >= limit {
 		m.mu.Unlock()
 		log.Info("refused job: at capacity", "limit", limit)
-		go m.refuse(sessCtx, send, j, "out_of_capacity", fmt.Sprintf("agent is serving its maximum of %d jobs", limit))
+		go m.refuse(sessCtx, send, j, route.Server.Kind, "out_of_capacity", fmt.Sprintf("agent is serving its maximum of %d jobs", limit))
 		return
 	}
 	start := m.Now()
@@ -162,33 +177,67 @@ func (m *Manager) Wait(ctx context.Context) error {
 	}
 }
 
+func (m *Manager) ended(r Result) {
+	if m.OnJobEnd != nil {
+		m.OnJobEnd(r)
+	}
+}
+
 func (m *Manager) changed() {
 	if m.OnChange != nil {
 		m.OnChange()
 	}
 }
 
-func (m *Manager) refuse(ctx context.Context, send Sender, j coordinator.Job, code, msg string) {
-	m.Stats.add(outcome{at: m.Now(), errCode: code})
+func (m *Manager) refuse(ctx context.Context, send Sender, j coordinator.Job, backendKind, code, msg string) {
+	now := m.Now()
+	m.Stats.add(outcome{at: now, errCode: code})
+	m.ended(Result{JobID: j.JobID, Model: j.ModelID, Backend: backendKind, Outcome: code, Message: msg, Refused: true, Started: now})
 	if err := send.SendJSON(ctx, coordinator.NewJobError(j.JobID, code, msg, 0)); err != nil {
 		m.Log.Debug("could not send job_error", "job", j.JobID, "err", err)
 	}
 }
 
 // serve runs one job to its end and sends its terminal frame, if any.
+//
+// A panic while serving (a bug in a backend adapter, the relay or the
+// ledger) ends this job only: it becomes the job's job_error (internal),
+// logged with its stack, unless a terminal frame was already sent or the
+// job was cancelled; the session and the other jobs go on.
 func (m *Manager) serve(sessCtx, jctx context.Context, send Sender, j coordinator.Job, route Route, start time.Time, log *slog.Logger) {
 	format := backend.Format(j.Format)
 	var relayed int64
+	ended := false               // a terminal frame was sent, or none is due (cancelled)
+	var firstChunk time.Duration // from start; 0 until a chunk is relayed
+	result := func(outcome, msg string) Result {
+		return Result{
+			JobID: j.JobID, Model: j.ModelID, Backend: route.Server.Kind, Outcome: outcome, Message: msg,
+			Started: start, Duration: m.Now().Sub(start), TimeToFirstChunk: firstChunk, RelayedBytes: relayed,
+		}
+	}
 	fail := func(code, msg string) {
+		ended = true
 		if sessCtx.Err() != nil {
-			return // the session is gone: nobody to tell
+			m.ended(result(OutcomeAborted, "")) // the session is gone: nobody to tell
+			return
 		}
 		m.Stats.add(outcome{at: m.Now(), duration: m.Now().Sub(start), errCode: code})
+		m.ended(result(code, msg))
 		log.Info("job failed", "code", code, "err", msg, "bytes", relayed)
 		if err := send.SendJSON(sessCtx, coordinator.NewJobError(j.JobID, code, msg, relayed)); err != nil {
 			log.Debug("could not send job_error", "err", err)
 		}
 	}
+	defer func() {
+		v := recover()
+		if v == nil {
+			return
+		}
+		log.Error("job panicked; it ends with job_error, the agent goes on", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		if !ended && !errors.Is(context.Cause(jctx), errCancelled) {
+			fail(backend.CodeInternal, "the agent hit an internal error while serving this job")
+		}
+	}()
 	body, err := backend.PrepareBody(format, j.ModelID, j.Request)
 	if err != nil {
 		fail(backend.CodeInternal, err.Error())
@@ -196,18 +245,24 @@ func (m *Manager) serve(sessCtx, jctx context.Context, send Sender, j coordinato
 	}
 	enc := coordinator.NewChunkEncoder(j.JobID)
 	res, err := m.Streamer.Stream(jctx, route.Server, format, body, func(b []byte) error {
-		if err := send.Send(jctx, enc.Encode(b)); err != nil {
+		if err := send.SendChunk(jctx, enc, b); err != nil {
 			return err
+		}
+		if relayed == 0 {
+			firstChunk = max(m.Now().Sub(start), 1) // never 0: 0 means "no chunk"
 		}
 		relayed += int64(len(b))
 		return nil
 	})
 	switch {
 	case errors.Is(context.Cause(jctx), errCancelled):
+		ended = true
 		log.Info("job cancelled by the coordinator", "bytes", relayed)
+		m.ended(result(OutcomeCancelled, ""))
 		return
 	case sessCtx.Err() != nil:
 		log.Info("job aborted: coordinator session ended", "bytes", relayed)
+		m.ended(result(OutcomeAborted, ""))
 		return
 	case errors.Is(jctx.Err(), context.DeadlineExceeded):
 		fail(backend.CodeTimeout, fmt.Sprintf("the job's deadline of %s passed", j.Deadline))
@@ -237,7 +292,12 @@ func (m *Manager) serve(sessCtx, jctx context.Context, send Sender, j coordinato
 	m.mu.Lock()
 	m.served++
 	m.mu.Unlock()
+	done := result(OutcomeDone, "")
+	done.Duration = d
+	done.InputTokens, done.OutputTokens, done.EarnedE12 = res.Usage.Input, res.Usage.Output, entry.AmountE12()
+	m.ended(done)
 	log.Info("job done", "input_tokens", res.Usage.Input, "output_tokens", res.Usage.Output, "ms", d.Milliseconds())
+	ended = true
 	if err := send.SendJSON(sessCtx, coordinator.NewJobDone(j.JobID, res.Usage.Input, res.Usage.Output, d)); err != nil {
 		log.Warn("could not send job_done", "err", err)
 	}

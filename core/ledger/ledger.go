@@ -18,6 +18,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -33,8 +34,9 @@ import (
 const bucketMs = 15 * 60 * 1000
 
 // busyTimeoutMs is how long a statement waits for another process (say a
-// second agent command reading the ledger) to release its lock.
-const busyTimeoutMs = 5000
+// second agent command reading the ledger) to release its lock. A variable
+// so that tests of a locked ledger need not wait this long.
+var busyTimeoutMs = 5000
 
 // Ledger is an open earnings ledger. Its methods are safe for concurrent use;
 // they block on disk I/O and are serialised over one database connection.
@@ -111,6 +113,9 @@ func Open(path string) (*Ledger, error) {
 		}
 		return nil, explain(doing, path, err)
 	}
+	if err := ownerOnly(path); err != nil {
+		return nil, explain(doing, path, err)
+	}
 	// Every connection gets these. synchronous=FULL in WAL mode syncs the
 	// log on each commit, so a job is on disk when Record returns.
 	dsn := path + "?_pragma=busy_timeout(" + fmt.Sprint(busyTimeoutMs) + ")" +
@@ -129,6 +134,31 @@ func Open(path string) (*Ledger, error) {
 		return nil, explain(doing, path, err)
 	}
 	return l, nil
+}
+
+// ownerOnly makes the ledger readable by its owner only, whatever the
+// umask or the folder's own permissions: it creates the file 0600, or takes
+// the group and other bits off an existing one and its -wal and -shm files.
+// SQLite creates -wal and -shm with the database file's mode. Tightening an
+// existing file is best effort (a file of another user cannot be changed;
+// opening it then fails in its own words).
+func ownerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	if runtime.GOOS == "windows" {
+		return nil // no group or other bits; the folder's ACL decides
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o077 != 0 {
+			os.Chmod(p, st.Mode().Perm()&0o700)
+		}
+	}
+	return nil
 }
 
 // Path returns the ledger's file name.
@@ -376,6 +406,15 @@ func (l *Ledger) Totals(ctx context.Context, now time.Time) (Totals, error) {
 	return t, nil
 }
 
+// HourStart returns the start of the local clock hour t falls in, in t's
+// location. It steps back by t's local minutes and seconds rather than
+// building the time from the date and hour: that is right in zones off UTC
+// by half or three quarters of an hour, and in the hour a DST change
+// repeats (where time.Date may pick the other of the two).
+func HourStart(t time.Time) time.Time {
+	return t.Add(-(time.Duration(t.Minute())*time.Minute + time.Duration(t.Second())*time.Second + time.Duration(t.Nanosecond())))
+}
+
 // maxHours bounds Hourly's series (about 13 months).
 const maxHours = 24 * 400
 
@@ -387,12 +426,11 @@ func (l *Ledger) Hourly(ctx context.Context, now time.Time, hours int) ([]HourBu
 	if hours < 1 || hours > maxHours {
 		return nil, fmt.Errorf("%s: %d hours is out of range (1 to %d)", doing, hours, maxHours)
 	}
-	y, mo, d := now.Date()
-	current := time.Date(y, mo, d, now.Hour(), 0, 0, 0, now.Location())
+	current := HourStart(now)
 	out := make([]HourBucket, hours)
 	bounds := make([]int64, hours+1)
 	for i := range out {
-		out[i].Start = current.Add(time.Duration(i-hours+1) * time.Hour)
+		out[i].Start = HourStart(current.Add(time.Duration(i-hours+1) * time.Hour))
 		bounds[i] = out[i].Start.UnixMilli()
 	}
 	bounds[hours] = current.Add(time.Hour).UnixMilli()

@@ -18,26 +18,26 @@ type Entry struct {
 // Totals are the earnings summaries the UI and `earnings` show. Amounts are
 // micro-USDC (USDC base units), exact to 1 micro-USDC.
 type Totals struct {
-	TodayMicro  int64
-	Last7dMicro int64
-	TotalMicro  int64
-	TodayJobs   int64
-	Jobs        int64
-	Models      []ModelTotal // sorted by TotalMicro, largest first
+	TodayMicro  int64        `json:"today_micro"`
+	Last7dMicro int64        `json:"last_7d_micro"`
+	TotalMicro  int64        `json:"total_micro"`
+	TodayJobs   int64        `json:"today_jobs"`
+	Jobs        int64        `json:"jobs"`
+	Models      []ModelTotal `json:"models"` // sorted by TotalMicro, largest first
 }
 
 // ModelTotal is one model's share of the totals.
 type ModelTotal struct {
-	Model      string
-	Jobs       int64
-	TotalMicro int64
-	TodayJobs  int64
-	TodayMicro int64
+	Model      string `json:"model"`
+	Jobs       int64  `json:"jobs"`
+	TotalMicro int64  `json:"total_micro"`
+	TodayJobs  int64  `json:"today_jobs"`
+	TodayMicro int64  `json:"today_micro"`
 }
 
 // HourBucket is one hour of the hourly series used for charts.
 type HourBucket struct {
-	Start time.Time
-	Micro int64
-	Jobs  int64
+	Start time.Time `json:"start"`
+	Micro int64     `json:"micro"`
+	Jobs  int64     `json:"jobs"`
 }

@@ -33,7 +33,10 @@ type Options struct {
 	// FirstFrame, when set, is sent instead of auth_challenge (to test a
 	// broken handshake).
 	FirstFrame []byte
-	Log        *slog.Logger
+	// OmitProviderID answers auth_ok without a provider_id, which
+	// PROTOCOL.md section 2 allows ("once auth_ok carries a provider_id").
+	OmitProviderID bool
+	Log            *slog.Logger
 }
 
 // Server accepts provider connections. Safe for concurrent use.
@@ -63,11 +66,33 @@ func (s *Server) SetRejectReason(reason string) {
 	s.opts.RejectReason = reason
 }
 
+// SetOmitProviderID changes, for later handshakes, whether auth_ok carries
+// the provider_id.
+func (s *Server) SetOmitProviderID(omit bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.OmitProviderID = omit
+}
+
 // ProviderIDFor returns the provider id registered for a public key.
 func (s *Server) ProviderIDFor(pubkey string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.providers[pubkey]
+}
+
+// Enroll registers a public key as an enrolled provider, as the real
+// coordinator knows a command-line agent that enrolled before, and returns
+// its provider id.
+func (s *Server) Enroll(pubkey string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id, ok := s.providers[pubkey]
+	if !ok {
+		id = uuid.NewString()
+		s.providers[pubkey] = id
+	}
+	return id
 }
 
 // Handler serves the provider endpoint (any path).
@@ -161,7 +186,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.providers[resp.Pubkey] = id
 	s.mu.Unlock()
-	ok, _ := json.Marshal(map[string]string{"type": "auth_ok", "provider_id": id})
+	okMsg := map[string]string{"type": "auth_ok", "provider_id": id}
+	if o.OmitProviderID {
+		delete(okMsg, "provider_id")
+	}
+	ok, _ := json.Marshal(okMsg)
 	if err := c.Write(ctx, websocket.MessageText, ok); err != nil {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,32 +17,93 @@ import (
 )
 
 // TestTestdataMatchesShared proves testdata/ is still a byte-exact copy of
-// the shared recordings, when the shared folder is around.
+// the shared recordings: ../shared/fixtures/real beside the module root (the
+// folder holding go.mod), or $USEPOD_SHARED/fixtures/real where shared/ is
+// elsewhere (a git worktree). Without the folder it skips on a developer's
+// machine and fails in CI (CI=true), where a copy of shared/ must be there.
 func TestTestdataMatchesShared(t *testing.T) {
-	shared := filepath.Join("..", "..", "..", "..", "shared", "fixtures", "real")
+	shared := sharedRecordings(t)
 	if _, err := os.Stat(shared); err != nil {
-		t.Skipf("no shared recordings at %s", shared)
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("no shared recordings at %s: CI must put a copy of shared/ beside the clone (or set USEPOD_SHARED)", shared)
+		}
+		t.Skipf("no shared recordings at %s (set USEPOD_SHARED to the shared folder to compare)", shared)
 	}
 	for _, dir := range []string{"llama.cpp", "ollama"} {
-		entries, err := os.ReadDir(filepath.Join(shared, dir))
+		theirs, err := fileNames(filepath.Join(shared, dir))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range entries {
-			want, err := os.ReadFile(filepath.Join(shared, dir, e.Name()))
+		ours, err := fileNames(filepath.Join("testdata", dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range ours {
+			if !slices.Contains(theirs, name) {
+				t.Errorf("%s/%s: in testdata but not among the shared recordings", dir, name)
+			}
+		}
+		for _, name := range theirs {
+			want, err := os.ReadFile(filepath.Join(shared, dir, name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := Raw(dir + "/" + e.Name())
+			got, err := Raw(dir + "/" + name)
 			if err != nil {
-				t.Errorf("%s/%s: not embedded: %v", dir, e.Name(), err)
+				t.Errorf("%s/%s: not embedded: %v", dir, name, err)
 				continue
 			}
 			if !bytes.Equal(got, want) {
-				t.Errorf("%s/%s: embedded copy differs from the shared recording", dir, e.Name())
+				t.Errorf("%s/%s: embedded copy differs from the shared recording", dir, name)
 			}
 		}
 	}
+}
+
+// sharedRecordings is where the shared recordings should be.
+func sharedRecordings(t *testing.T) string {
+	t.Helper()
+	if dir := os.Getenv("USEPOD_SHARED"); dir != "" {
+		return filepath.Join(dir, "fixtures", "real")
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "..", "shared", "fixtures", "real")
+}
+
+// moduleRoot walks up from the working directory to the folder with go.mod.
+func moduleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the test's folder")
+		}
+		dir = parent
+	}
+}
+
+// fileNames lists the regular files of dir, sorted.
+func fileNames(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
 }
 
 func TestParseEveryRecording(t *testing.T) {

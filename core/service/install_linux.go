@@ -50,7 +50,8 @@ func (h host) ensureUser(name string) error {
 	if !errors.As(err, new(user.UnknownUserError)) {
 		return fmt.Errorf("service: look up user %s: %w", name, err)
 	}
-	_, err = h.run("useradd", "--system", "--home-dir", home, "--no-create-home",
+	// --user-group: the user's own group is the one the local API admits.
+	_, err = h.run("useradd", "--system", "--user-group", "--home-dir", home, "--no-create-home",
 		"--shell", "/usr/sbin/nologin", name)
 	return err
 }

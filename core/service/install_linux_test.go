@@ -66,7 +66,7 @@ func TestInstallSequence(t *testing.T) {
 		t.Errorf("config: mode %v, owner %q, %v; want 0640, group 997", fi.Mode().Perm(), f.owner[cfg], err)
 	}
 	want := []string{
-		"useradd --system --home-dir /var/lib/usepod-agent --no-create-home --shell /usr/sbin/nologin usepod-agent",
+		"useradd --system --user-group --home-dir /var/lib/usepod-agent --no-create-home --shell /usr/sbin/nologin usepod-agent",
 		"systemctl daemon-reload",
 		"systemctl enable usepod-agent.service",
 	}

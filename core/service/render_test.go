@@ -97,16 +97,18 @@ func TestRenderLinux(t *testing.T) {
 	}
 	keys := unitKeys(t, unit)
 	want := map[string]string{
-		"Service.User":            "usepod-agent",
-		"Service.ExecStart":       "/usr/local/bin/usepod-agent --config /etc/usepod-agent/agent.toml --data-dir /var/lib/usepod-agent run --headless --keyring file",
-		"Service.ProtectSystem":   "strict",
-		"Service.ProtectHome":     "true",
-		"Service.NoNewPrivileges": "true",
-		"Service.PrivateTmp":      "true",
-		"Service.ReadWritePaths":  "/var/lib/usepod-agent",
-		"Service.StateDirectory":  "usepod-agent",
-		"Service.Restart":         "on-failure",
-		"Install.WantedBy":        "multi-user.target",
+		"Service.User":                 "usepod-agent",
+		"Service.ExecStart":            "/usr/local/bin/usepod-agent --config /etc/usepod-agent/agent.toml --data-dir /var/lib/usepod-agent run --headless --keyring file --api /run/usepod-agent/agent.sock --api-group usepod-agent",
+		"Service.RuntimeDirectory":     "usepod-agent",
+		"Service.RuntimeDirectoryMode": "0750",
+		"Service.ProtectSystem":        "strict",
+		"Service.ProtectHome":          "true",
+		"Service.NoNewPrivileges":      "true",
+		"Service.PrivateTmp":           "true",
+		"Service.ReadWritePaths":       "/var/lib/usepod-agent",
+		"Service.StateDirectory":       "usepod-agent",
+		"Service.Restart":              "on-failure",
+		"Install.WantedBy":             "multi-user.target",
 	}
 	for k, v := range want {
 		if got := keys[k]; len(got) != 1 || got[0] != v {
@@ -133,8 +135,8 @@ func TestRenderCarriesPaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := unitKeys(t, unit)
-	if got := splitExec(t, keys["Service.ExecStart"][0]); !reflect.DeepEqual(got, o.Command()) {
-		t.Errorf("ExecStart reads back as %q, want %q", got, o.Command())
+	if got := splitExec(t, keys["Service.ExecStart"][0]); !reflect.DeepEqual(got, o.withDefaults("linux").Command()) {
+		t.Errorf("ExecStart reads back as %q, want %q", got, o.withDefaults("linux").Command())
 	}
 	if got := splitExec(t, keys["Service.ReadWritePaths"][0]); !reflect.DeepEqual(got, []string{o.DataDir}) {
 		t.Errorf("ReadWritePaths reads back as %q", got)
@@ -302,12 +304,12 @@ func TestRenderWindows(t *testing.T) {
 	if name != `HKLM\SYSTEM\CurrentControlSet\Services\UsePodAgent` {
 		t.Errorf("name = %q", name)
 	}
-	want := `"C:\Program Files\Use Pod Agent\usepod-agent.exe" --config C:\x\\\"q\".toml --data-dir "D:\pod data\\" run --headless --keyring file`
+	want := `"C:\Program Files\Use Pod Agent\usepod-agent.exe" --config C:\x\\\"q\".toml --data-dir "D:\pod data\\" run --headless --keyring file --api \\.\pipe\usepod-agent-service`
 	if string(b) != want {
 		t.Errorf("command line\n%s\nwant\n%s", b, want)
 	}
-	if got := argvW(string(b)); !reflect.DeepEqual(got, o.Command()) {
-		t.Errorf("command line reads back as %q, want %q", got, o.Command())
+	if got := argvW(string(b)); !reflect.DeepEqual(got, o.withDefaults("windows").Command()) {
+		t.Errorf("command line reads back as %q, want %q", got, o.withDefaults("windows").Command())
 	}
 	// Defaults.
 	_, b, _ = Render("windows", Options{Exe: `C:\usepod-agent.exe`})

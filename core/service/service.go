@@ -47,6 +47,13 @@ type Options struct {
 	// service account such as `NT AUTHORITY\LocalService` on Windows
 	// (empty: LocalSystem).
 	User string
+	// API is where the service serves its local API (--api), so that
+	// `usepod-agent status` and the desktop app find it.
+	API string
+	// APIGroup is the OS group whose members may use the local API
+	// (--api-group) besides the service's own user; empty on macOS and
+	// Windows, where the socket or pipe admits administrators only.
+	APIGroup string
 }
 
 // Defaults are the options used for empty fields of Options, per OS.
@@ -54,15 +61,17 @@ func Defaults(goos string) Options {
 	switch goos {
 	case "darwin":
 		dir := "/Library/Application Support/Use Pod Agent"
-		return Options{Config: dir + "/agent.toml", DataDir: dir}
+		return Options{Config: dir + "/agent.toml", DataDir: dir, API: "/var/run/usepod-agent/agent.sock"}
 	case "windows":
 		dir := `C:\ProgramData\UsePodAgent`
-		return Options{Config: dir + `\agent.toml`, DataDir: dir}
+		return Options{Config: dir + `\agent.toml`, DataDir: dir, API: `\\.\pipe\usepod-agent-service`}
 	default:
 		return Options{
-			Config:  "/etc/usepod-agent/agent.toml",
-			DataDir: "/var/lib/usepod-agent",
-			User:    "usepod-agent",
+			Config:   "/etc/usepod-agent/agent.toml",
+			DataDir:  "/var/lib/usepod-agent",
+			User:     "usepod-agent",
+			API:      "/run/usepod-agent/agent.sock",
+			APIGroup: "usepod-agent",
 		}
 	}
 }
@@ -79,12 +88,25 @@ func (o Options) withDefaults(goos string) Options {
 	if o.User == "" {
 		o.User = d.User
 	}
+	if o.API == "" {
+		o.API = d.API
+	}
+	if o.APIGroup == "" && o.User == d.User {
+		o.APIGroup = d.APIGroup // the default user's own group; another user's is theirs to share
+	}
 	return o
 }
 
 // Command is the argument vector the service runs, executable first.
 func (o Options) Command() []string {
-	return []string{o.Exe, "--config", o.Config, "--data-dir", o.DataDir, "run", "--headless", "--keyring", "file"}
+	cmd := []string{o.Exe, "--config", o.Config, "--data-dir", o.DataDir, "run", "--headless", "--keyring", "file"}
+	if o.API != "" {
+		cmd = append(cmd, "--api", o.API)
+	}
+	if o.APIGroup != "" {
+		cmd = append(cmd, "--api-group", o.APIGroup)
+	}
+	return cmd
 }
 
 // Render returns the service definition for goos ("linux", "darwin" or

@@ -33,6 +33,10 @@ func systemdUnit(o Options) []byte {
 	line("RestartSec=5s")
 	line("StateDirectory=usepod-agent")
 	line("StateDirectoryMode=0700")
+	// The local API's socket lives here; members of the API group may
+	// reach it (`usepod-agent status`, the desktop app).
+	line("RuntimeDirectory=usepod-agent")
+	line("RuntimeDirectoryMode=0750")
 	line("ReadWritePaths=%s", systemdQuote(o.DataDir))
 	line("UMask=0077")
 	line("NoNewPrivileges=true")

@@ -5,7 +5,7 @@ set -euo pipefail
 
 need=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for p in gcc pkg-config libgl1-mesa-dev xorg-dev xvfb xauth dbus dbus-x11 gnome-keyring imagemagick desktop-file-utils gcc-mingw-w64-x86-64 xz-utils systemd; do
+for p in gcc pkg-config libgl1-mesa-dev xorg-dev xvfb xauth dbus dbus-x11 gnome-keyring imagemagick x11-utils desktop-file-utils gcc-mingw-w64-x86-64 xz-utils systemd; do
   have_pkg "$p" || need+=("$p")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

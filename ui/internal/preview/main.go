@@ -51,10 +51,12 @@ func main() {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	u := ui.New(a, eng, hw, ui.Actions{
-		Quit:             func() { log.Print("quit requested"); os.Exit(0) },
+		Quit:             func() { log.Print("dashboard closed"); os.Exit(0) },
 		SetLaunchAtLogin: func(on bool) error { log.Printf("launch at login: %v", on); return nil },
-		Import:           func(t, k string) error { log.Printf("import %q %q", t, k); return nil },
-		Notify:           func(t, b string) { log.Printf("notify: %s — %s", t, b) },
+		Import: func(t, k string, replace bool) (string, error) {
+			log.Printf("import %q %q (replace %v)", t, k, replace)
+			return "prov-preview", nil
+		},
 	}, logger)
 	u.ShowDashboard()
 	if *settingsBottom {
