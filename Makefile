@@ -28,7 +28,7 @@ CHART := deploy/helm/usepod-agent
 IMAGE ?= usepod-agent:$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help deps build build-headless run test test-go test-fuzz test-packaging test-helm tools image bench bench-desktop bench-procs demo demo-replay clean
+.PHONY: help deps build build-headless run test test-go test-fuzz test-packaging test-helm test-windows test-workflows tools image bench bench-desktop bench-procs demo demo-replay clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -45,12 +45,15 @@ build-headless: ## build the agent without the desktop UI (no cgo needed)
 run: build ## set up, build and open the desktop app
 	./$(BIN)
 
-test: deps test-go test-fuzz test-packaging test-helm ## set up and run every test (vet, race tests, fuzz, keychain, desktop end-to-end, packages, Helm chart)
+test: deps test-go test-fuzz test-packaging test-helm test-windows test-workflows ## set up and run every test (vet, race tests, fuzz, keychain, desktop end-to-end, packages, Helm chart, the .exe under wine, CI workflows)
 
 # The chart's Go tests (deploy/helm) run here too, with the pinned helm.
 test-go: $(HELM)
 	$(GO) vet ./...
 	USEPOD_HELM=$(HELM) $(GO) test -race -count=1 -timeout 10m ./...
+	@echo "Not run on this machine (they need a real Windows or macOS; the CI workflow runs them with -tags realos):"
+	@$(GO) test -count=1 -run '^TestRealOSOnly$$' -v $$(grep -rl --include='*_test.go' --exclude-dir=.cache 'func TestRealOSOnly' . | xargs -n1 dirname | sort -u) \
+		| sed -n 's/^.*: not run here: /  /p'
 
 test-fuzz: ## a short fuzz run of the inbound frame decoder and the SSE scanner
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime 10s ./core/coordinator/
@@ -74,12 +77,30 @@ $(HELM):
 image: ## build the headless agent's container image with podman or docker (IMAGE_REQUIRED=1: fail when neither can)
 	@IMAGE=$(IMAGE) VERSION=$(VERSION) packaging/scripts/image.sh
 
+# The packaged .exe under wine (Debian's wine 8), in a wine prefix of its
+# own under .cache/winetest: serving, keys, the named pipe, tray, dashboard,
+# start at login, the service definition. packaging/winetest says how.
+test-windows: deps package-windows ## run the packaged Windows .exe under wine and Xvfb (about a minute warm)
+	USEPOD_WINE_EXE='$(abspath $(WIN_EXE))' $(GO) test -tags wine -count=1 -v -timeout 5m ./packaging/winetest/
+
+# actionlint, pinned, built into .cache/tools (ignored by git); it runs
+# shellcheck (a system package, from make deps) on the workflow's scripts.
+ACTIONLINT_VERSION := v1.7.12
+ACTIONLINT := .cache/tools/actionlint
+$(ACTIONLINT): Makefile
+	GOBIN='$(abspath .cache/tools)' $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+	touch '$@'
+
+test-workflows: $(ACTIONLINT) ## check .github/workflows with actionlint
+	$(ACTIONLINT) -no-color
+
 bench: ## relay benchmarks against a direct client, and the metrics scrape (see BENCHMARKS.md)
 	$(GO) test -run '^$$' -bench 'Paced|256|Unpaced' -benchtime 5x ./core/relaybench/
 	$(GO) test -run '^$$' -bench 'TimeToFirst' -benchtime 100x ./core/relaybench/
 	$(GO) test -run '^$$' -bench 'Idle' -benchtime 4x ./core/relaybench/
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/ledger/ ./core/backend/
 	$(GO) test -run '^$$' -bench Scrape -benchtime 2s ./core/metrics/
+	$(GO) test -tags $(GUI_TAGS) -run '^$$' -bench ActivityOlderPage -benchtime 200x ./ui/
 	$(MAKE) bench-procs
 	$(MAKE) bench-desktop
 

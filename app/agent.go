@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"usepod.ai/agent/core/backend"
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/diagnose"
 	"usepod.ai/agent/core/engine"
@@ -22,6 +23,7 @@ import (
 	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/core/localapi"
 	"usepod.ai/agent/core/metrics"
+	"usepod.ai/agent/core/selftest"
 	"usepod.ai/agent/core/service"
 	"usepod.ai/agent/core/version"
 )
@@ -91,6 +93,7 @@ type agent struct {
 	hardware         *hardware
 	metrics          *metrics.Metrics  // served when [observability] prometheus_addr is set
 	history          *diagnose.History // state changes, for support bundles
+	selftest         *selftest.Tester  // the models' self-tests and their last results
 	closeLog         func()
 }
 
@@ -237,7 +240,7 @@ func (c *cli) newAgent(ctx context.Context, rf runFlags) (*agent, error) {
 	// the Keeper holds finished jobs, retries, and the problem is shown.
 	led := ledger.OpenKeeper(filepath.Join(dataDir, "ledger.db"), log.With("component", "ledger"))
 	startPaused, saveEarning := earningChoice(dataDir, log)
-	a := &agent{cfgPath: cfgPath, dataDir: dataDir, log: log, ledger: led, hardware: newHardware(log), history: &diagnose.History{}, closeLog: closeLog}
+	a := &agent{cfgPath: cfgPath, dataDir: dataDir, log: log, ledger: led, history: &diagnose.History{}, closeLog: closeLog}
 	eng, err := engine.New(engine.Options{
 		Config:        cfg,
 		KeyStore:      store,
@@ -246,9 +249,17 @@ func (c *cli) newAgent(ctx context.Context, rf runFlags) (*agent, error) {
 		AllowInsecure: rf.allowInsecure,
 		StartPaused:   startPaused, // the user's choice survives a restart
 		SaveEarning:   saveEarning,
+		Desktop:       !rf.headless, // idle and battery policies: the desktop's only
 		Log:           log,
 		// Set before Run starts any job: the metrics need the engine too.
-		OnJobEnd: func(r jobs.Result) { a.metrics.JobEnded(r) },
+		OnJobEnd: func(r jobs.Result) {
+			a.metrics.JobEnded(r)
+			// Done jobs are recorded before job_done is sent; the others
+			// are put on record without holding up their goroutine.
+			if e, ok := jobs.FailedEntry(r); ok {
+				led.RecordLater(e)
+			}
+		},
 	})
 	if err != nil {
 		led.Close()
@@ -258,7 +269,14 @@ func (c *cli) newAgent(ctx context.Context, rf runFlags) (*agent, error) {
 	log.Info("starting", "version", version.Version, "config", cfgPath, "data_dir", dataDir,
 		"coordinator", cfg.Coordinator.URL, "enrollment_code", config.RedactCode(cfg.Coordinator.EnrollmentCode), "key", store.Where())
 	a.engine = eng
+	a.hardware = newHardware(log, eng, !rf.headless)
 	a.metrics = newOpsMetrics(a)
+	a.selftest = &selftest.Tester{
+		Streamer: &backend.Client{Log: log.With("component", "selftest")},
+		Servers:  eng.Backends,
+		Store:    selftest.OpenStore(filepath.Join(dataDir, "selftest.json")),
+		Log:      log.With("component", "selftest"),
+	}
 	return a, nil
 }
 

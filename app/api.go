@@ -37,6 +37,8 @@ func (a *agent) newAPIServer(o localapi.ServerOptions) *localapi.Server {
 	o.Ledger = a.ledger
 	o.Hardware = a.hardware
 	o.Diagnose = a.writeBundle
+	o.Jobs = a.ledger
+	o.SelfTest = a.selftest
 	if o.Import == nil {
 		o.Import = a.importFromCLI
 	}

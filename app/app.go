@@ -53,6 +53,8 @@ func init() {
 		{"pause", "[--api ADDR]", "stop taking new jobs (running ones finish)", cmdPause},
 		{"resume", "[--api ADDR]", "take jobs again", cmdResume},
 		{"earnings", "[--json]", "show what the agent has earned (an estimate)", cmdEarnings},
+		{"jobs", "[--since DURATION|DATE] [--model M] [--failed] [--csv|--json] [--limit N]", "list the jobs on record, failed ones too, with totals", cmdJobs},
+		{"selftest", "[MODEL...] [--json] [--api ADDR]", "test each model with a short generation through the running agent", cmdSelftest},
 		{"identity", "[--keyring auto|system|file]", "show the public key, provider id and where the key is kept", cmdIdentity},
 		{"validate", "", "check the settings file and exit", cmdValidate},
 		{"diagnose", "--out FILE.zip [--api ADDR]", "write a support bundle (no keys, codes or passwords)", cmdDiagnose},

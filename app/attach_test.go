@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/godbus/dbus/v5"
+	"usepod.ai/agent/ui/tray/traytest"
 )
 
 // Where the system service runs and admits the user, the desktop app does
@@ -38,9 +38,9 @@ func TestDesktopAttachesToTheService(t *testing.T) {
 
 	// The desktop app of a user whose settings and data live in their home
 	// (no --config or --data-dir, which would ask for an agent of its own).
-	bus := startSessionBus(t)
-	conn := connectBus(t, bus)
-	watcher := serveWatcher(t, conn)
+	bus := traytest.StartSessionBus(t)
+	conn := traytest.ConnectBus(t, bus)
+	watcher := traytest.ServeWatcher(t, conn)
 	s := newDesktopSession(t, bus, backend)
 	env := append(s.env(), serviceAPIEnv+"="+svcAPI)
 	desk := exec.Command(agent, "run")
@@ -48,25 +48,17 @@ func TestDesktopAttachesToTheService(t *testing.T) {
 	app := start(t, "usepod-agent (desktop)", desk, syscall.SIGKILL)
 	app.waitOutput(t, regexp.MustCompile(`msg="attached to the system service"`), "attached to the service")
 
-	var reg registration
+	var reg traytest.Registration
 	select {
-	case reg = <-watcher.registered:
+	case reg = <-watcher.Registered:
 	case <-time.After(desktopWait):
 		t.Fatal("the attached tray did not register")
 	}
-	v, err := conn.Object(reg.busName, reg.path).GetProperty("org.kde.StatusNotifierItem.Menu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	menuPath, ok := v.Value().(dbus.ObjectPath)
-	if !ok {
-		t.Fatalf("the item's Menu property is %v", v)
-	}
-	menu := conn.Object(reg.busName, menuPath)
-	items := waitMenu(t, menu, "the service's state in the tray", func(items []menuEntry) bool {
-		return strings.HasPrefix(items[0].label, "Waiting for jobs") && findLabel(items, "Pause earning") != nil
+	menu := traytest.Menu(t, conn, reg)
+	items := traytest.WaitMenu(t, menu, "the service's state in the tray", func(items []traytest.MenuEntry) bool {
+		return strings.HasPrefix(items[0].Label, "Waiting for jobs") && traytest.FindLabel(items, "Pause earning") != nil
 	})
-	click(t, menu, findLabel(items, "Pause earning"))
+	traytest.Click(t, menu, traytest.FindLabel(items, "Pause earning"))
 	caps, _ := waitCapabilities(t, p, i+1)
 	if len(caps.Models) != 0 {
 		t.Errorf("after Pause in the attached tray the service offers %v, want nothing", caps.ModelIDs())
@@ -80,7 +72,7 @@ func TestDesktopAttachesToTheService(t *testing.T) {
 		t.Errorf("second launch: %v, %q; want it to find the running tray", err, out)
 	}
 
-	click(t, menu, findLabel(items, "Quit"))
+	traytest.Click(t, menu, traytest.FindLabel(items, "Quit"))
 	select {
 	case <-app.done:
 	case <-time.After(30 * time.Second):

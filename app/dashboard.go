@@ -127,3 +127,6 @@ func quitWhenAgentGone(ctx context.Context, client *localapi.Client, quit func()
 
 // The dashboard reads the engine through the local API client.
 var _ ui.Engine = (*localapi.Client)(nil)
+
+// It has the operator's tools too: Activity, self-tests, support bundles.
+var _ ui.Operations = (*localapi.Client)(nil)

@@ -27,6 +27,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/ui/tray/traytest"
 )
 
 // desktopWait bounds each wait on the app, the X server or the bus.
@@ -244,36 +245,6 @@ func startXvfb(t testing.TB) string {
 	return ""
 }
 
-// startSessionBus starts a private D-Bus session bus and returns its
-// address.
-func startSessionBus(t testing.TB) string {
-	t.Helper()
-	daemon := lookTool(t, "dbus-daemon", "dbus")
-	sock := filepath.Join(t.TempDir(), "bus")
-	p := start(t, "dbus-daemon", exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--address=unix:path="+sock), nil)
-	deadline := time.Now().Add(desktopWait)
-	for !p.exited() && time.Now().Before(deadline) {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			return "unix:path=" + sock
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("dbus-daemon did not open %s:\n%s", sock, p.out)
-	return ""
-}
-
-// connectBus connects to the bus as a client of its own; closed at cleanup.
-func connectBus(t testing.TB, addr string) *dbus.Conn {
-	t.Helper()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatalf("connect to the test bus: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
 // waitUIRunning waits until the app's Fyne loop runs, which a desktop sees
 // as the app's tray item on the session bus: fyne.io/systray exports it
 // under org.kde.StatusNotifierItem-<pid>-1 when the loop starts, after the
@@ -337,6 +308,7 @@ type desktopSession struct {
 	display, bus string
 	home, data   string
 	config       string // agent.toml
+	pathPrefix   string // a folder put first on PATH (stand-in tools); "" for none
 }
 
 // newDesktopSession starts the X server and, unless bus is given, a session
@@ -345,7 +317,7 @@ func newDesktopSession(t testing.TB, bus, backendURL string) *desktopSession {
 	t.Helper()
 	s := &desktopSession{display: startXvfb(t), bus: bus, home: t.TempDir(), data: t.TempDir()}
 	if s.bus == "" {
-		s.bus = startSessionBus(t)
+		s.bus = traytest.StartSessionBus(t)
 	}
 	s.config = writeBackendConfig(t, backendURL)
 	return s
@@ -367,8 +339,12 @@ func writeBackendConfig(t testing.TB, backendURL string) string {
 func (s *desktopSession) env() []string {
 	run := filepath.Join(s.home, "run")
 	os.MkdirAll(run, 0o700)
+	path := os.Getenv("PATH")
+	if s.pathPrefix != "" {
+		path = s.pathPrefix + string(os.PathListSeparator) + path
+	}
 	return []string{
-		"PATH=" + os.Getenv("PATH"),
+		"PATH=" + path,
 		"HOME=" + s.home,
 		"XDG_CONFIG_HOME=" + filepath.Join(s.home, ".config"),
 		"XDG_DATA_HOME=" + filepath.Join(s.home, ".local", "share"),

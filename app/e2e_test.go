@@ -18,6 +18,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/ui/tray/traytest"
 )
 
 // The real binary on a private X server whose desktop has no tray: the
@@ -35,8 +36,8 @@ func TestDesktopEndToEndUnderXvfb(t *testing.T) {
 	agent, replayBin := binaries(t)
 	backend := startReplayBackend(t, replayBin)
 	coord, coordURL := startCoordinator(t)
-	bus := startSessionBus(t)
-	conn := connectBus(t, bus)
+	bus := traytest.StartSessionBus(t)
+	conn := traytest.ConnectBus(t, bus)
 	notes := serveNotifications(t, conn)
 	s := newDesktopSession(t, bus, backend)
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/godbus/dbus/v5"
+	"usepod.ai/agent/ui/tray/traytest"
 
 	"usepod.ai/agent/core/localcoord"
 )
@@ -37,14 +37,14 @@ func BenchmarkAlwaysOnDesktopProcess(b *testing.B) {
 		agent, replayBin := binaries(b)
 		backend := startReplayBackend(b, replayBin)
 		coord, coordURL := startCoordinator(b)
-		bus := startSessionBus(b)
-		conn := connectBus(b, bus)
-		watcher := serveWatcher(b, conn)
+		bus := traytest.StartSessionBus(b)
+		conn := traytest.ConnectBus(b, bus)
+		watcher := traytest.ServeWatcher(b, conn)
 		s := newDesktopSession(b, bus, backend)
 		app := s.runApp(b, agent, coordURL)
-		var reg registration
+		var reg traytest.Registration
 		select {
-		case reg = <-watcher.registered:
+		case reg = <-watcher.Registered:
 		case <-time.After(desktopWait):
 			b.Fatal("the app did not register its tray item")
 		}
@@ -83,17 +83,13 @@ func BenchmarkAlwaysOnDesktopProcess(b *testing.B) {
 		b.Logf("always-on, a job every 4 s: %.4f %% of a core, %.1f MiB resident", 100*cpu.Seconds()/window.Seconds(), float64(rss)/(1<<20))
 
 		// Open the dashboard from the tray and time it to the window.
-		v, err := conn.Object(reg.busName, reg.path).GetProperty("org.kde.StatusNotifierItem.Menu")
-		if err != nil {
-			b.Fatal(err)
-		}
-		menu := conn.Object(reg.busName, v.Value().(dbus.ObjectPath))
-		items, err := readMenu(menu)
+		menu := traytest.Menu(b, conn, reg)
+		items, _, err := traytest.ReadMenu(menu)
 		if err != nil {
 			b.Fatal(err)
 		}
 		began := time.Now()
-		click(b, menu, findLabel(items, "Open dashboard"))
+		traytest.Click(b, menu, traytest.FindLabel(items, "Open dashboard"))
 		waitWindow(b, s.display, "Use Pod Agent")
 		opened := time.Since(began)
 		b.ReportMetric(float64(opened.Milliseconds()), "ms-to-dashboard")

@@ -142,10 +142,7 @@ func (a *agent) importFromCLI(ctx context.Context, r localapi.ImportRequest) (lo
 	if err != nil {
 		return localapi.ImportResult{}, err
 	}
-	if err := a.engine.UpdateConfig(func(c *config.Config) { *c = res.Config }); err != nil {
-		return localapi.ImportResult{}, fmt.Errorf("the import was saved but not applied; restart Use Pod Agent to use it: %w", err)
-	}
-	if _, err := a.engine.ReloadIdentity(ctx); err != nil {
+	if _, err := a.engine.AdoptImport(ctx, &res.Config); err != nil {
 		return localapi.ImportResult{}, fmt.Errorf("the import was saved but not applied; restart Use Pod Agent to use it: %w", err)
 	}
 	a.log.Info("imported the command-line agent", "provider_id", res.ProviderID, "kept_in", res.KeptIn)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,6 +49,9 @@ func cmdService(ctx context.Context, c *cli, args []string) int {
 				return c.fail(err)
 			}
 			fmt.Fprintf(c.stdout, "# %s\n%s", name, content)
+			if !bytes.HasSuffix(content, []byte("\n")) { // Windows: a command line, no newline of its own
+				fmt.Fprintln(c.stdout)
+			}
 			return exitOK
 		}
 		if err = service.Install(o); err == nil {

@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"image/color"
 	"sync/atomic"
 	"time"
 
@@ -87,7 +88,17 @@ func newDashboard(u *UI) *dashboard {
 	bigToggle := container.NewStack(fixedSize(200, 48), d.toggle)
 	d.detailsBox = container.NewCenter(d.detailsButton)
 	d.detailsBox.Hide()
-	actions := container.NewHBox(d.detailsBox, container.NewCenter(settings), bigToggle)
+	actions := container.NewHBox(d.detailsBox)
+	if u.ops() != nil {
+		// The operator's tools, where the engine has them (the agent's
+		// local API does).
+		activity := widget.NewButtonWithIcon("Activity", theme.ListIcon(), u.ShowActivity)
+		bundle := widget.NewButtonWithIcon("Save support bundle…", theme.DocumentSaveIcon(), func() { u.saveSupportBundle(d.win) })
+		actions.Add(container.NewCenter(activity))
+		actions.Add(container.NewCenter(bundle))
+	}
+	actions.Add(container.NewCenter(settings))
+	actions.Add(bigToggle)
 
 	// The title has the full width to itself, so its wrapping depends only
 	// on the window's width (a long rejection reason wraps; the buttons'
@@ -112,7 +123,7 @@ func newDashboard(u *UI) *dashboard {
 
 // fixedSize is an invisible rectangle that gives a stack a minimum size.
 func fixedSize(w, h float32) fyne.CanvasObject {
-	r := canvas.NewRectangle(nil)
+	r := canvas.NewRectangle(color.Transparent) // not nil: the software painter (screenshots) needs a colour
 	r.SetMinSize(fyne.NewSize(w, h))
 	return r
 }
@@ -218,9 +229,13 @@ func (d *dashboard) showDetails(on bool) {
 // pause sign, a spinner-like refresh while connecting, and the theme's
 // warning or error sign when something needs attention.
 func stateIcon(s engine.Snapshot) fyne.Resource {
-	switch s.State {
-	case engine.StatePaused:
+	switch {
+	case s.State == engine.StatePaused, present.AutoPaused(s):
 		return theme.MediaPauseIcon()
+	case present.PolicyReason(s) != "": // throttled: earning, held back
+		return theme.NewWarningThemedResource(theme.WarningIcon())
+	}
+	switch s.State {
 	case engine.StateConnecting:
 		return theme.ViewRefreshIcon()
 	}

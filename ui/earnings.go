@@ -68,7 +68,7 @@ func (e *earningsCard) apply(s engine.Snapshot, now time.Time) {
 	e.week.SetText(present.FormatUSDC(t.Last7dMicro))
 	e.total.SetText(present.FormatUSDC(t.TotalMicro))
 	e.jobs.SetText(pluralCount(t.Jobs, "job", "jobs") + " served · " + present.FormatCount(t.TodayJobs) + " today")
-	e.rate.SetText("≈ " + present.FormatUSDC(ratePerHour(s.Hourly, now)) + " / hour")
+	e.rate.SetText("about " + present.FormatUSDC(ratePerHour(s.Hourly, now)) + " / hour")
 
 	series := hourlySeries(s.Hourly, now)
 	var peak int64

@@ -61,6 +61,9 @@ func statusText(s engine.Snapshot, now time.Time) string {
 		}
 		return text
 	}
+	if r := present.PolicyReason(s); r != "" {
+		return r
+	}
 	switch s.State {
 	case engine.StateEarning:
 		return "Earning — " + plural(modelsOnline(s), "model", "models") + " online"

@@ -64,6 +64,7 @@ type settingsWindow struct {
 	defIn, defOut *widget.Entry
 	maxConc       *widget.Entry
 	login         *widget.Check
+	earning       *earningForm
 	keyring       *widget.Select
 	keyWhere      *widget.RichText
 	servers       *fyne.Container
@@ -105,6 +106,7 @@ func newSettingsWindow(u *UI) *settingsWindow {
 		defOut:        widget.NewEntry(),
 		maxConc:       widget.NewEntry(),
 		login:         widget.NewCheck("Start Use Pod Agent when I log in", nil),
+		earning:       newEarningForm(),
 		keyWhere:      caption(""),
 		servers:       container.NewVBox(),
 		detectResults: container.NewVBox(),
@@ -124,6 +126,9 @@ func newSettingsWindow(u *UI) *settingsWindow {
 
 	s.fixedErrs = map[string]*widget.Label{}
 	for _, k := range []string{keyCode, keyURL, keyBackends, keyDefaultIn, keyDefaultOut, keyOverrides, keyMaxConc, keyLogin, keyKeyring} {
+		s.fixedErrs[k] = errorLabel()
+	}
+	for _, k := range s.earning.keys() {
 		s.fixedErrs[k] = errorLabel()
 	}
 
@@ -161,9 +166,13 @@ func newSettingsWindow(u *UI) *settingsWindow {
 		s.field("Jobs at once", narrow(s.maxConc, "1 to 256; more than your server handles at once only queues them"), keyMaxConc),
 
 		widget.NewSeparator(),
+	}
+	sections = append(sections, s.earning.section(s)...)
+	sections = append(sections,
+		widget.NewSeparator(),
 		section("This computer", ""),
 		s.field("Identity key", container.NewVBox(s.keyring, s.keyWhere), keyKeyring),
-	}
+	)
 	if u.actions.SetLaunchAtLogin != nil {
 		sections = append(sections, s.field("", s.login, keyLogin))
 	}
@@ -226,6 +235,7 @@ func (s *settingsWindow) load(c config.Config) {
 	s.defOut.SetText(formatPrice(c.Pricing.DefaultOutputPer1M))
 	s.maxConc.SetText(strconv.Itoa(c.Limits.MaxConcurrent))
 	s.login.SetChecked(c.Desktop.LaunchAtLogin)
+	s.earning.load(c.Earning)
 	s.keyring.SetSelectedIndex(0)
 	for i, m := range keyringModes {
 		if m.mode == c.Identity.Keyring {
@@ -453,6 +463,7 @@ func (s *settingsWindow) collect() (func(*config.Config), map[string]string) {
 	}
 	keyring := keyringModes[max(s.keyring.SelectedIndex(), 0)].mode
 	login := s.login.Checked
+	earning := s.earning.collect(errs)
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -474,6 +485,7 @@ func (s *settingsWindow) collect() (func(*config.Config), map[string]string) {
 		c.Limits.MaxConcurrent = maxConc
 		c.Identity.Keyring = keyring
 		c.Desktop.LaunchAtLogin = login
+		c.Earning = earning
 	}
 	return edit, nil
 }

@@ -155,6 +155,7 @@ type UI struct {
 	// Windows and surfaces, created lazily and touched only on the UI goroutine.
 	dash     *dashboard
 	settings *settingsWindow
+	activity *activityWindow
 
 	wg sync.WaitGroup // the surface goroutines started by Run
 }

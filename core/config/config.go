@@ -32,6 +32,7 @@ type Config struct {
 	Observability Observability `toml:"observability"`
 	Models        Models        `toml:"models"`  // ours
 	Desktop       Desktop       `toml:"desktop"` // ours
+	Earning       Earning       `toml:"earning"` // ours
 }
 
 type Operator struct {
@@ -95,6 +96,28 @@ type Desktop struct {
 	LaunchAtLogin bool `toml:"launch_at_login"`
 }
 
+// Earning says when the agent steps aside so that earning never gets in
+// the user's way. Ours. Durations are Go durations ("2m", "90s"); the
+// schedule's windows are parsed by core/policy.
+type Earning struct {
+	// PauseWhenGPUBusy: another program really uses the GPU (a game, a
+	// render): offer no models until it has been gone ResumeAfter.
+	PauseWhenGPUBusy bool   `toml:"pause_when_gpu_busy"`
+	ResumeAfter      string `toml:"resume_after"`
+	// OnlyWhenIdle: desktop only; earn only once keyboard and mouse were
+	// idle this long; "0s" = off.
+	OnlyWhenIdle string `toml:"only_when_idle"`
+	// PauseOnBattery: desktop only; a laptop on battery takes no jobs.
+	PauseOnBattery bool `toml:"pause_on_battery"`
+	// Schedule lists local-time windows to earn in, e.g.
+	// "mon-fri 22:00-07:00"; empty = always.
+	Schedule []string `toml:"schedule"`
+	// MaxGPUTempC and MaxGPUPowerW: above them fewer jobs are offered at a
+	// time; 0 = no limit.
+	MaxGPUTempC  int `toml:"max_gpu_temp_c"`
+	MaxGPUPowerW int `toml:"max_gpu_power_w"`
+}
+
 // Default is what a new user gets: only an enrollment code is missing.
 func Default() Config {
 	return Config{
@@ -106,6 +129,10 @@ func Default() Config {
 		},
 		Limits:        Limits{MaxConcurrent: 8},
 		Observability: Observability{LogLevel: "info"},
+		Earning: Earning{
+			PauseWhenGPUBusy: true, ResumeAfter: "2m", OnlyWhenIdle: "0s",
+			PauseOnBattery: true, Schedule: []string{}, MaxGPUTempC: 83,
+		},
 	}
 }
 
@@ -155,5 +182,6 @@ func (c Config) Clone() Config {
 		c.Pricing.Models = m
 	}
 	c.Models.Disabled = append([]string(nil), c.Models.Disabled...)
+	c.Earning.Schedule = append([]string{}, c.Earning.Schedule...)
 	return c
 }

@@ -33,6 +33,8 @@ func full() Config {
 		Observability: Observability{PrometheusAddr: "127.0.0.1:9464", LogLevel: "debug"},
 		Models:        Models{Disabled: []string{"x", "qwen2.5:7b"}},
 		Desktop:       Desktop{LaunchAtLogin: true},
+		Earning: Earning{PauseWhenGPUBusy: false, ResumeAfter: "90s", OnlyWhenIdle: "5m", PauseOnBattery: false,
+			Schedule: []string{"mon-fri 22:00-07:00", "sat-sun 00:00-24:00"}, MaxGPUTempC: 80, MaxGPUPowerW: 300},
 	}
 }
 

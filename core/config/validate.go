@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+
+	"usepod.ai/agent/core/policy/schedule"
 )
 
 // FieldError is one problem with one key, so that a settings dialog can show
@@ -170,6 +173,29 @@ func (c *Config) Validate() error {
 	}
 	if n := c.Limits.MaxTokensPerMinute; n < 0 {
 		v.add(limits.key("max_tokens_per_minute"), fmt.Sprintf("must not be negative (0 means no limit), got %d", n))
+	}
+
+	earning := keyPath{}.key("earning")
+	dur := func(key, val string) {
+		if strings.TrimSpace(val) == "" {
+			return // the default
+		}
+		if d, err := time.ParseDuration(strings.TrimSpace(val)); err != nil || d < 0 {
+			v.add(earning.key(key), fmt.Sprintf(`must be a duration such as "2m", "90s" or "0s", got %q`, val))
+		}
+	}
+	dur("resume_after", c.Earning.ResumeAfter)
+	dur("only_when_idle", c.Earning.OnlyWhenIdle)
+	for i, w := range c.Earning.Schedule {
+		if _, err := schedule.ParseWindow(w); err != nil {
+			v.add(earning.key("schedule").at(i), err.Error())
+		}
+	}
+	if n := c.Earning.MaxGPUTempC; n < 0 || n > 120 {
+		v.add(earning.key("max_gpu_temp_c"), fmt.Sprintf("must be between 0 (no limit) and 120, got %d", n))
+	}
+	if n := c.Earning.MaxGPUPowerW; n < 0 {
+		v.add(earning.key("max_gpu_power_w"), fmt.Sprintf("must not be negative (0 means no limit), got %d", n))
 	}
 
 	switch strings.TrimSpace(c.Observability.LogLevel) {

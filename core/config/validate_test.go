@@ -182,3 +182,27 @@ func TestNormalize(t *testing.T) {
 		t.Errorf("not trimmed: %+v", c)
 	}
 }
+
+func TestValidateEarning(t *testing.T) {
+	c := Default()
+	c.Earning.ResumeAfter = "soon"
+	c.Earning.OnlyWhenIdle = "-1m"
+	c.Earning.Schedule = []string{"mon-fri 22:00-07:00", "someday 9-5"}
+	c.Earning.MaxGPUTempC = 200
+	c.Earning.MaxGPUPowerW = -1
+	var ve *ValidationError
+	if err := c.Validate(); !errors.As(err, &ve) {
+		t.Fatalf("Validate = %v, want a ValidationError", err)
+	}
+	for _, key := range []string{"earning.resume_after", "earning.only_when_idle", "earning.schedule[1]", "earning.max_gpu_temp_c", "earning.max_gpu_power_w"} {
+		if len(ve.For(key)) != 1 {
+			t.Errorf("no error for %s in %v", key, ve)
+		}
+	}
+	if len(ve.Errors) != 5 {
+		t.Errorf("%d errors, want 5: %v", len(ve.Errors), ve)
+	}
+	if d := Default(); d.Validate() != nil {
+		t.Errorf("defaults: %v", d.Validate())
+	}
+}

@@ -108,7 +108,7 @@ type Session struct {
 	sizes      []int
 	spare      []byte // the writer's previous batch, reused for the next
 	spareSizes []int
-	space      chan struct{} // closed when the writer takes a batch; senders over the limit wait on it
+	space      chan struct{} // senders over the limit wait on it (made by the first); closed when the writer takes a batch
 	closing    bool          // Close was called: no new frames
 
 	wtok      chan struct{} // the write token: holding it (a value in it) allows taking and writing a batch
@@ -164,7 +164,6 @@ func Connect(ctx context.Context, o Options) (*Session, error) {
 		log:          o.Log,
 		writeTimeout: o.WriteTimeout,
 		keepalive:    newKeepalive(o.PingInterval, o.PongTimeout),
-		space:        make(chan struct{}),
 		wtok:         make(chan struct{}, 1),
 		wake:         make(chan struct{}, 1),
 		closeReq:     make(chan struct{}),
@@ -370,6 +369,9 @@ func (s *Session) reserve(ctx context.Context) error {
 		if len(s.queued) < maxQueued {
 			return nil
 		}
+		if s.space == nil {
+			s.space = make(chan struct{})
+		}
 		space := s.space
 		s.mu.Unlock()
 		select {
@@ -472,8 +474,10 @@ func (s *Session) writeNext() (bool, error) {
 		return false, nil
 	}
 	s.queued, s.sizes = s.spare[:0], s.spareSizes[:0]
-	close(s.space) // senders waiting for room may go on
-	s.space = make(chan struct{})
+	if s.space != nil { // senders waiting for room may go on
+		close(s.space)
+		s.space = nil
+	}
 	s.mu.Unlock()
 
 	err := s.writeBatch(batch, sizes)

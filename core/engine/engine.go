@@ -19,6 +19,7 @@ import (
 	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/jobs"
 	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/core/policy"
 	"usepod.ai/agent/core/version"
 )
 
@@ -70,6 +71,11 @@ type Options struct {
 	DiscoveryInterval time.Duration
 	DrainTimeout      time.Duration
 	HandshakeTimeout  time.Duration
+
+	// Desktop: the idle and battery policies apply (never headless).
+	Desktop bool
+	// PolicyTiming is the thermal guard's pace; zero is policy.DefaultTiming.
+	PolicyTiming policy.Timing
 
 	// DiscoveryRetryInterval is the probe interval while no model is found.
 	DiscoveryRetryInterval time.Duration
@@ -136,6 +142,11 @@ type Engine struct {
 	// Guarded by mu too.
 	idUnsaved bool   // e.id.ProviderID came from auth_ok and is not saved yet
 	idSaveErr string // why it is not saved, in words for the user; "" once saved
+
+	guard    *policy.Guard
+	readings policy.Readings // the latest, from Observe (none before)
+	started  time.Time       // when New ran; set once, read without mu
+	verdict  policy.Verdict  // the policies' latest verdict
 }
 
 // New checks the options and builds an engine; it does no I/O.
@@ -172,6 +183,8 @@ func New(o Options) (*Engine, error) {
 		log:       o.Log.With("component", "engine"),
 		backends:  &backend.Client{HTTP: o.BackendHTTP, Log: o.Log.With("component", "backend")},
 		cfg:       o.Config.Clone(),
+		guard:     &policy.Guard{Timing: o.PolicyTiming},
+		started:   o.Now(),
 		want:      !o.StartPaused,
 		routes:    map[string]backend.Target{},
 		watchers:  map[chan Snapshot]struct{}{},
@@ -194,6 +207,10 @@ func New(o Options) (*Engine, error) {
 	if k, ok := o.Ledger.(interface{ SetOnChange(func()) }); ok {
 		k.SetOnChange(e.recorded) // kept jobs written late: refresh the totals
 	}
+	// The policies that need no readings (the schedule) apply from the
+	// first offer on; the others once Observe brings readings.
+	e.verdict = policy.Verdict{Limit: e.cfg.Limits.MaxConcurrent}
+	e.evaluateLocked()
 	return e, nil
 }
 
@@ -232,6 +249,7 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) Start() {
 	e.mu.Lock()
 	e.want = true
+	e.overrideLocked()
 	e.mu.Unlock()
 	e.log.Info("earning started by the user")
 	e.saveEarning()
@@ -311,39 +329,52 @@ func (e *Engine) Config() config.Config {
 // validation error. It blocks while the config is saved, never on the
 // network: capabilities go out from the engine's own goroutine.
 func (e *Engine) UpdateConfig(edit func(*config.Config)) error {
+	_, err := e.applyConfig(edit, nil)
+	return err
+}
+
+// applyConfig is UpdateConfig that can also take up a new identity (id, when
+// not nil) in the same step, so the session is redialled once, with both.
+func (e *Engine) applyConfig(edit func(*config.Config), id *identity.Identity) (idChanged bool, err error) {
 	e.cfgMu.Lock()
 	defer e.cfgMu.Unlock()
 	old := e.Config()
 	next := old.Clone()
 	edit(&next)
 	if err := next.Validate(); err != nil {
-		return err
+		return false, err
 	}
 	if e.opts.SaveConfig != nil {
 		if err := e.opts.SaveConfig(next); err != nil {
-			return fmt.Errorf("save settings: %w", err)
+			return false, fmt.Errorf("save settings: %w", err)
 		}
 	}
 	e.mu.Lock()
 	e.cfg = next
+	if id != nil && (e.id == nil || e.id.PublicBase64() != id.PublicBase64() || e.id.ProviderID != id.ProviderID) {
+		idChanged = true
+		e.id = id
+		e.idUnsaved, e.idSaveErr = false, "" // a save pending for the old identity must not overwrite the new one
+	}
+	redial := idChanged || old.Coordinator != next.Coordinator // a new key, URL or code takes a new session
+	if redial {
+		e.authReason = ""
+	}
+	e.evaluateLocked()
 	sess := e.sess
 	e.mu.Unlock()
 
 	if backendsChanged(old, next) {
 		go e.discover(context.Background())
 	}
-	if old.Coordinator != next.Coordinator {
-		// A new URL or code takes a new session.
-		e.mu.Lock()
-		e.authReason = ""
-		e.mu.Unlock()
+	if redial {
 		if sess != nil {
 			go sess.Close()
 		}
 		e.wake()
 	}
 	e.offerChanged()
-	return nil
+	return idChanged, nil
 }
 
 // Detect probes the default ports and reports what answers. It blocks for

@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"fmt"
+
+	"usepod.ai/agent/core/config"
 )
 
 // ReloadIdentity takes up the identity now in the key store, after an
@@ -11,27 +13,30 @@ import (
 // the enrollment code only if the new identity has no provider id). It
 // reports whether the identity changed. It blocks on the key store.
 func (e *Engine) ReloadIdentity(ctx context.Context) (changed bool, err error) {
+	return e.AdoptImport(ctx, nil)
+}
+
+// AdoptImport takes up an import: the identity now in the key store and,
+// when cfg is not nil, the imported settings (validated and saved as
+// UpdateConfig does), in one step, so the session is redialled once with
+// both. It reports whether the identity changed. It blocks on the key
+// store and the settings file.
+func (e *Engine) AdoptImport(ctx context.Context, cfg *config.Config) (idChanged bool, err error) {
 	id, err := e.opts.KeyStore.Load(ctx)
 	if err != nil {
 		return false, fmt.Errorf("identity: %w", err)
 	}
-	e.mu.Lock()
-	changed = e.id == nil || e.id.PublicBase64() != id.PublicBase64() || e.id.ProviderID != id.ProviderID
-	if changed {
-		e.id = id
-		e.idUnsaved, e.idSaveErr = false, "" // a save pending for the old identity must not overwrite the new one
-		e.authReason = ""
+	edit := func(*config.Config) {}
+	if cfg != nil {
+		edit = func(c *config.Config) { *c = cfg.Clone() }
 	}
-	sess := e.sess
-	e.mu.Unlock()
-	if !changed {
-		return false, nil
+	idChanged, err = e.applyConfig(edit, id)
+	if err != nil {
+		return false, err
 	}
-	e.log.Info("identity replaced", "public_key", id.PublicBase64(), "provider_id", id.ProviderID, "kept_in", e.opts.KeyStore.Where())
-	if sess != nil {
-		go sess.Close() // the coordinator knows this connection by the old key
+	if idChanged {
+		e.log.Info("identity replaced", "public_key", id.PublicBase64(), "provider_id", id.ProviderID, "kept_in", e.opts.KeyStore.Where())
+		e.publish()
 	}
-	e.wake()
-	e.publish()
-	return true, nil
+	return idChanged, nil
 }

@@ -103,12 +103,20 @@ func sameServer(a, b backend.Server) bool {
 }
 
 // offerableLocked lists the models to offer now, sorted by id: enabled,
-// served by a healthy backend, priced above zero, and only while the user
-// wants to earn.
+// served by a healthy backend, priced above zero, only while the user wants
+// to earn and no earning policy pauses, each with the jobs at a time the
+// policies allow.
 func (e *Engine) offerableLocked() []coordinator.CapabilityModel {
-	if !e.want {
+	limit := e.limitLocked()
+	if !e.want || limit <= 0 {
 		return []coordinator.CapabilityModel{}
 	}
+	return e.servableLocked(limit)
+}
+
+// servableLocked lists the models that could be offered, policies aside,
+// with limit jobs at a time each.
+func (e *Engine) servableLocked(limit int) []coordinator.CapabilityModel {
 	models := []coordinator.CapabilityModel{}
 	for id, r := range e.routes {
 		p := e.cfg.PriceFor(id)
@@ -117,7 +125,7 @@ func (e *Engine) offerableLocked() []coordinator.CapabilityModel {
 		}
 		models = append(models, coordinator.CapabilityModel{
 			ModelID: id, InputPer1M: p.InputPer1M, OutputPer1M: p.OutputPer1M,
-			MaxConcurrent: e.cfg.Limits.MaxConcurrent, Backend: r.Server.Kind, ContextWindow: r.Model.ContextWindow,
+			MaxConcurrent: limit, Backend: r.Server.Kind, ContextWindow: r.Model.ContextWindow,
 		})
 	}
 	slices.SortFunc(models, func(a, b coordinator.CapabilityModel) int {
@@ -140,10 +148,12 @@ func (e *Engine) offerableLocked() []coordinator.CapabilityModel {
 func (e *Engine) offerChanged() {
 	e.mu.Lock()
 	models := e.offerableLocked()
+	limits := e.cfg.Limits
+	limits.MaxConcurrent = max(e.limitLocked(), 1) // no models when 0; the total stays valid
 	key, _ := json.Marshal(struct {
 		M []coordinator.CapabilityModel
 		L config.Limits
-	}{models, e.cfg.Limits})
+	}{models, limits})
 	sess := e.sess
 	if sess == nil || string(key) == e.offered {
 		e.mu.Unlock()
@@ -159,7 +169,7 @@ func (e *Engine) offerChanged() {
 	caps := coordinator.Capabilities{
 		Type:     "capabilities",
 		Models:   models,
-		Limits:   coordinator.CapabilityLimits{MaxConcurrentTotal: e.cfg.Limits.MaxConcurrent},
+		Limits:   coordinator.CapabilityLimits{MaxConcurrentTotal: limits.MaxConcurrent},
 		Metadata: map[string]string{"agent_version": agentVersion()},
 	}
 	if n := e.cfg.Limits.MaxTokensPerMinute; n > 0 {

@@ -6,6 +6,7 @@ import (
 
 	"usepod.ai/agent/core/explain"
 	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/core/policy"
 )
 
 // State is the one word the UI shows for the agent. It is computed in one
@@ -81,8 +82,13 @@ func (s *State) UnmarshalText(b []byte) error {
 // values: the UI may keep them without locking.
 type Snapshot struct {
 	State State `json:"state"`
-	// Reason is the coordinator's auth_failed reason (StateEnrollmentRejected).
+	// Reason is the coordinator's auth_failed reason
+	// (StateEnrollmentRejected), else why an earning policy pauses or
+	// throttles (Policy.Reason), else "".
 	Reason string `json:"reason"`
+	// Policy is the earning policies' verdict: what they allow and why.
+	// Policy.Limit is 0 while they pause (no models offered).
+	Policy policy.Verdict `json:"policy"`
 	// RetryAt is when the next connection attempt starts (StateOffline).
 	RetryAt time.Time `json:"retry_at"`
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/backend"
+	"usepod.ai/agent/core/policy"
 )
 
 // publishEvery is the longest a snapshot goes unrefreshed: the "earning"
@@ -134,7 +135,7 @@ func (e *Engine) nextStateLocked(inFlight int) State {
 		return StateNeedsEnrollment
 	case e.sess == nil && e.authReason != "":
 		return StateEnrollmentRejected
-	case len(e.offerableLocked()) == 0 && inFlight == 0:
+	case len(e.servableLocked(1)) == 0 && inFlight == 0: // a policy's pause is not "no backends"
 		return StateNoBackends
 	case e.sess == nil && !e.retryAt.IsZero():
 		return StateOffline
@@ -155,6 +156,7 @@ func (e *Engine) snapshotLocked() Snapshot {
 	s := Snapshot{
 		State:        e.nextStateLocked(inFlight),
 		Reason:       e.authReason,
+		Policy:       e.policyLocked(),
 		RetryAt:      e.retryAt,
 		Coordinator:  e.cfg.Coordinator.URL,
 		Connected:    e.sess != nil,
@@ -209,6 +211,9 @@ func (e *Engine) snapshotLocked() Snapshot {
 	}
 	slices.SortFunc(s.Models, func(a, b ModelStatus) int { return strings.Compare(a.ID, b.ID) })
 	s.Problem = e.problemLocked(s)
+	if s.Reason == "" && e.want && s.Policy.Cause != policy.CauseNone {
+		s.Reason = s.Policy.Reason // a hand pause wins: no automatic reason then
+	}
 	return s
 }
 

@@ -276,7 +276,7 @@ func (m *Manager) serve(sessCtx, jctx context.Context, send Sender, j coordinato
 		At: m.Now(), JobID: j.JobID, Model: j.ModelID, Backend: route.Server.Kind,
 		InputTokens: res.Usage.Input, OutputTokens: res.Usage.Output,
 		InputPer1M: route.InputPer1M, OutputPer1M: route.OutputPer1M,
-		DurationMs: d.Milliseconds(),
+		DurationMs: d.Milliseconds(), RelayedBytes: relayed, FirstChunk: firstChunk,
 	}
 	// Record before reporting done: a job the coordinator knows as done is
 	// in the ledger even if the process dies right after.

@@ -1,6 +1,10 @@
 package jobs
 
-import "time"
+import (
+	"time"
+
+	"usepod.ai/agent/core/ledger"
+)
 
 // Outcomes of a job besides the job_error codes.
 const (
@@ -29,4 +33,19 @@ type Result struct {
 	InputTokens  int64
 	OutputTokens int64
 	EarnedE12    int64 // exact earnings in 1e-12 USDC (see ledger.Amount)
+}
+
+// FailedEntry is the job record of a job that did not end with job_done
+// (done jobs are recorded by the Manager itself, before job_done is sent),
+// for Keeper.RecordLater from Manager.OnJobEnd. ok is false for a done job.
+// It earns nothing; its time is when it ended.
+func FailedEntry(r Result) (e ledger.Entry, ok bool) {
+	if r.Outcome == OutcomeDone {
+		return ledger.Entry{}, false
+	}
+	return ledger.Entry{
+		At: r.Started.Add(r.Duration), JobID: r.JobID, Model: r.Model, Backend: r.Backend,
+		Outcome: r.Outcome, Message: r.Message, DurationMs: r.Duration.Milliseconds(),
+		RelayedBytes: r.RelayedBytes, FirstChunk: r.TimeToFirstChunk,
+	}, true
 }

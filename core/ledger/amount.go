@@ -51,8 +51,12 @@ func MicroFromE12(e12 int64) int64 {
 	return q + (r+e12PerMicro/2)/e12PerMicro
 }
 
-// AmountE12 returns the job's exact earnings in 1e-12 USDC (see Amount).
+// AmountE12 returns the job's exact earnings in 1e-12 USDC (see Amount);
+// 0 for a job that did not end with job_done.
 func (e Entry) AmountE12() int64 {
+	if !e.Done() {
+		return 0
+	}
 	return Amount(e.InputTokens, e.OutputTokens, e.InputPer1M, e.OutputPer1M)
 }
 
@@ -81,6 +85,9 @@ func validate(e Entry) error {
 		if f.v < 0 || f.v > f.limit {
 			return fmt.Errorf("%s %d is out of range (0 to %d)", f.what, f.v, f.limit)
 		}
+	}
+	if e.RelayedBytes < 0 || e.FirstChunk < 0 {
+		return errors.New("relayed bytes or first-chunk time is negative")
 	}
 	if e.DurationMs < 0 {
 		return fmt.Errorf("duration %d ms is negative", e.DurationMs)

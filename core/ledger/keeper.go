@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -54,10 +55,12 @@ type Keeper struct {
 	problem  error      // why they are not; nil when the ledger works
 	retrying bool       // the retry goroutine runs
 	closed   bool
+	noLater  bool   // Close has begun: RecordLater takes no more
 	onChange func() // see SetOnChange
 
-	stop chan struct{}  // closed by Close: ends the retry goroutine
-	wg   sync.WaitGroup // the retry goroutine
+	stop  chan struct{}  // closed by Close: ends the retry goroutine
+	wg    sync.WaitGroup // the retry goroutine
+	later sync.WaitGroup // RecordLater's goroutines; Add under mu while not closed
 }
 
 // OpenKeeper opens the ledger at path. It never fails: a ledger that cannot
@@ -420,17 +423,73 @@ func (k *Keeper) Recent(ctx context.Context, limit int) ([]Entry, error) {
 	return l.Recent(ctx, limit)
 }
 
+// List is Ledger.List.
+func (k *Keeper) List(ctx context.Context, q JobQuery) (JobPage, error) {
+	l := k.ledger()
+	if l == nil {
+		return JobPage{}, k.notOpen("could not read the job record")
+	}
+	return l.List(ctx, q)
+}
+
+// Summary is Ledger.Summary.
+func (k *Keeper) Summary(ctx context.Context, q JobQuery) (JobTotals, error) {
+	l := k.ledger()
+	if l == nil {
+		return JobTotals{}, k.notOpen("could not read the job record")
+	}
+	return l.Summary(ctx, q)
+}
+
+// WriteCSV is Ledger.WriteCSV.
+func (k *Keeper) WriteCSV(ctx context.Context, w io.Writer, q JobQuery) (int, error) {
+	l := k.ledger()
+	if l == nil {
+		return 0, k.notOpen("could not read the job record")
+	}
+	return l.WriteCSV(ctx, w, q)
+}
+
+// RecordLater records e (a job that did not end with job_done, say) on a
+// goroutine of its own, as Record would, and does not block: the caller
+// is a job's goroutine that must not wait for the disk. The entry joins
+// the ledger's group commit with the jobs ending at the same time; Close
+// waits for it. An entry the ledger refuses is logged.
+func (k *Keeper) RecordLater(e Entry) {
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	k.mu.Lock()
+	if k.noLater {
+		k.mu.Unlock()
+		k.log.Warn("job ended after the ledger closed; not recorded", "job", e.JobID, "outcome", e.Outcome)
+		return
+	}
+	k.later.Add(1)
+	k.mu.Unlock()
+	go func() {
+		defer k.later.Done()
+		if err := k.Record(context.Background(), e); err != nil {
+			k.log.Error("could not record a job", "job", e.JobID, "outcome", e.Outcome, "err", err)
+		}
+	}()
+}
+
 // Close stops retrying and closes the ledger. Jobs still waiting stay in
 // the journal and are written by the next run; it says so in the log.
 func (k *Keeper) Close() error {
 	k.mu.Lock()
-	if k.closed {
+	if k.closed || k.noLater { // closed, or closing on another goroutine
 		k.mu.Unlock()
 		return nil
 	}
-	k.closed = true
-	close(k.stop)
+	k.noLater = true
 	k.mu.Unlock()
+	k.later.Wait() // RecordLater's entries: written, or kept in the journal
+	k.mu.Lock()
+	k.closed = true
+	k.mu.Unlock()
+	close(k.stop)
 	k.wg.Wait()
 	k.mu.Lock()
 	defer k.mu.Unlock()

@@ -43,6 +43,10 @@ var busyTimeoutMs = 5000
 type Ledger struct {
 	db   *sql.DB
 	path string
+	// The statements insertTx runs, prepared once: parsing the SQL of
+	// each was most of a Record's CPU, which counts when hundreds of jobs
+	// end together while others still stream.
+	insertJob, addModelTotal, addBucket *sql.Stmt
 
 	mu       sync.Mutex // guards queue and flushing
 	queue    []*pendingEntry
@@ -92,6 +96,20 @@ CREATE TABLE buckets (
 	PRIMARY KEY (start_ms, model)
 ) STRICT, WITHOUT ROWID;
 `,
+	// Every job on record: failed, refused, cancelled and aborted jobs get
+	// a row too, with how they ended. Rows from schema 1 were all job_done
+	// (outcome 'done'); their bytes and first-chunk time were not kept
+	// (NULL). Only 'done' rows are in model_totals and buckets.
+	1: `
+ALTER TABLE jobs ADD COLUMN outcome TEXT NOT NULL DEFAULT 'done';
+ALTER TABLE jobs ADD COLUMN message TEXT NOT NULL DEFAULT '';
+ALTER TABLE jobs ADD COLUMN relayed_bytes INTEGER;
+ALTER TABLE jobs ADD COLUMN first_chunk_ms INTEGER;
+CREATE INDEX jobs_outcome_at ON jobs (outcome, at);
+-- Failures are few: partial indexes find them without scanning the done.
+CREATE INDEX jobs_failed_at ON jobs (at) WHERE outcome <> 'done';
+CREATE INDEX jobs_failed_model_at ON jobs (model, at) WHERE outcome <> 'done';
+`,
 }
 
 // Open opens the ledger at path, creating the file and its folder if needed,
@@ -133,6 +151,10 @@ func Open(path string) (*Ledger, error) {
 		db.Close()
 		return nil, explain(doing, path, err)
 	}
+	if err := l.prepare(context.Background()); err != nil {
+		db.Close()
+		return nil, explain(doing, path, err)
+	}
 	return l, nil
 }
 
@@ -166,6 +188,11 @@ func (l *Ledger) Path() string { return l.path }
 
 // Close closes the database. Every recorded job is already on disk.
 func (l *Ledger) Close() error {
+	for _, st := range []*sql.Stmt{l.insertJob, l.addModelTotal, l.addBucket} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	return l.db.Close()
 }
 
@@ -209,7 +236,7 @@ func (l *Ledger) migrate(ctx context.Context) error {
 	return nil
 }
 
-// Record adds one finished job. It blocks until the job is durably on disk:
+// Record adds one finished job, done or not (see Entry.Outcome). It blocks until the job is durably on disk:
 // once it returns nil, the job survives a crash or power loss. Recording a
 // JobID that is already in the ledger does nothing and returns nil, so a
 // repeated job_done is never counted twice. A zero At means now. Entries with
@@ -275,44 +302,73 @@ func (l *Ledger) insert(batch []*pendingEntry) error {
 	}
 	defer tx.Rollback() // a no-op after Commit
 	for _, p := range batch {
-		if err := insertTx(ctx, tx, p.e); err != nil {
+		if err := l.insertTx(ctx, tx, p.e); err != nil {
 			return err
 		}
 	}
 	return tx.Commit()
 }
 
+const (
+	insertJobSQL = `
+INSERT INTO jobs (at, job_id, model, backend, input_tokens, output_tokens,
+	input_per_1m, output_per_1m, amount_e12, duration_ms,
+	outcome, message, relayed_bytes, first_chunk_ms)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (job_id) DO NOTHING`
+	addModelTotalSQL = `
+INSERT INTO model_totals (model, jobs, micro, frac) VALUES (?, 1, ?, ?)
+ON CONFLICT (model) DO UPDATE SET
+	jobs = jobs + 1, micro = micro + excluded.micro, frac = frac + excluded.frac`
+	addBucketSQL = `
+INSERT INTO buckets (start_ms, model, jobs, micro, frac) VALUES (?, ?, 1, ?, ?)
+ON CONFLICT (start_ms, model) DO UPDATE SET
+	jobs = jobs + 1, micro = micro + excluded.micro, frac = frac + excluded.frac`
+)
+
+// prepare prepares the statements insertTx runs (after migrate: they name
+// its tables and columns).
+func (l *Ledger) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		stmt **sql.Stmt
+		sql  string
+	}{{&l.insertJob, insertJobSQL}, {&l.addModelTotal, addModelTotalSQL}, {&l.addBucket, addBucketSQL}} {
+		st, err := l.db.PrepareContext(ctx, p.sql)
+		if err != nil {
+			return err
+		}
+		*p.stmt = st
+	}
+	return nil
+}
+
 // insertTx adds e and its running sums inside tx; a duplicate JobID is
 // skipped. e must be valid.
-func insertTx(ctx context.Context, tx *sql.Tx, e Entry) error {
+func (l *Ledger) insertTx(ctx context.Context, tx *sql.Tx, e Entry) error {
 	at := e.At.UnixMilli()
-	e12 := e.AmountE12()
-	res, err := tx.ExecContext(ctx, `
-INSERT INTO jobs (at, job_id, model, backend, input_tokens, output_tokens,
-	input_per_1m, output_per_1m, amount_e12, duration_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (job_id) DO NOTHING`,
+	e12 := e.AmountE12() // 0 unless done
+	var firstChunk any   // NULL: no chunk was relayed
+	if e.FirstChunk > 0 {
+		firstChunk = e.FirstChunk.Milliseconds()
+	}
+	res, err := tx.StmtContext(ctx, l.insertJob).ExecContext(ctx,
 		at, e.JobID, e.Model, e.Backend, e.InputTokens, e.OutputTokens,
-		e.InputPer1M, e.OutputPer1M, e12, e.DurationMs)
+		e.InputPer1M, e.OutputPer1M, e12, e.DurationMs,
+		e.outcome(), e.Message, e.RelayedBytes, firstChunk)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return err // nil for a duplicate
 	}
+	if !e.Done() {
+		return nil // on record, but it earned nothing: not in the sums
+	}
 	micro, frac := e12/e12PerMicro, e12%e12PerMicro
-	if _, err := tx.ExecContext(ctx, `
-INSERT INTO model_totals (model, jobs, micro, frac) VALUES (?, 1, ?, ?)
-ON CONFLICT (model) DO UPDATE SET
-	jobs = jobs + 1, micro = micro + excluded.micro, frac = frac + excluded.frac`,
-		e.Model, micro, frac); err != nil {
+	if _, err := tx.StmtContext(ctx, l.addModelTotal).ExecContext(ctx, e.Model, micro, frac); err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `
-INSERT INTO buckets (start_ms, model, jobs, micro, frac) VALUES (?, ?, 1, ?, ?)
-ON CONFLICT (start_ms, model) DO UPDATE SET
-	jobs = jobs + 1, micro = micro + excluded.micro, frac = frac + excluded.frac`,
-		bucketStart(at), e.Model, micro, frac)
+	_, err = tx.StmtContext(ctx, l.addBucket).ExecContext(ctx, bucketStart(at), e.Model, micro, frac)
 	return err
 }
 
@@ -514,7 +570,7 @@ WHERE start_ms >= ? AND start_ms < ?`, bucketStart(bounds[0]), bounds[n])
 			continue
 		}
 		rows, err := tx.QueryContext(ctx, `
-SELECT at, model, amount_e12 FROM jobs WHERE at >= ? AND at < ?`, from, to)
+SELECT at, model, amount_e12 FROM jobs WHERE at >= ? AND at < ? AND outcome = 'done'`, from, to)
 		if err != nil {
 			return nil, err
 		}
@@ -553,8 +609,8 @@ func bucketStart(ms int64) int64 {
 // maxRecent bounds Recent's list.
 const maxRecent = 10_000
 
-// Recent returns up to limit of the latest jobs, newest first. It blocks on
-// disk I/O.
+// Recent returns up to limit of the latest done jobs, newest first. It
+// blocks on disk I/O. List pages through every job, failed ones too.
 func (l *Ledger) Recent(ctx context.Context, limit int) ([]Entry, error) {
 	const doing = "could not read the earnings ledger"
 	if limit < 1 || limit > maxRecent {
@@ -563,7 +619,7 @@ func (l *Ledger) Recent(ctx context.Context, limit int) ([]Entry, error) {
 	rows, err := l.db.QueryContext(ctx, `
 SELECT at, job_id, model, backend, input_tokens, output_tokens,
 	input_per_1m, output_per_1m, duration_ms
-FROM jobs ORDER BY at DESC, id DESC LIMIT ?`, limit)
+FROM jobs WHERE outcome = 'done' ORDER BY at DESC, id DESC LIMIT ?`, limit)
 	if err != nil {
 		return nil, explain(doing, l.path, err)
 	}

@@ -39,7 +39,7 @@ func recordBatch(t testing.TB, l *Ledger, es []Entry) {
 		if err := validate(e); err != nil {
 			t.Fatal(err)
 		}
-		if err := insertTx(ctx, tx, e); err != nil {
+		if err := l.insertTx(ctx, tx, e); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,7 +2,8 @@ package ledger
 
 import "time"
 
-// Entry is one finished job (one job_done) as the ledger keeps it.
+// Entry is one finished job as the ledger keeps it: a job_done, or one
+// that ended otherwise (Outcome), which earns nothing.
 type Entry struct {
 	At           time.Time
 	JobID        string
@@ -13,6 +14,29 @@ type Entry struct {
 	InputPer1M   int64 // price, USDC base units per million tokens
 	OutputPer1M  int64
 	DurationMs   int64
+
+	// Outcome is how the job ended: OutcomeDone ("" means done too), the
+	// job_error code sent (backend_timeout, out_of_capacity, ...),
+	// "cancelled" or "aborted". Only done jobs count in Totals and Hourly.
+	Outcome      string `json:",omitempty"`
+	Message      string `json:",omitempty"` // the job_error message, if any
+	RelayedBytes int64  `json:",omitempty"` // backend bytes relayed as job_chunk frames
+	// FirstChunk is the time from the job's start to its first relayed
+	// chunk; 0 when none was relayed.
+	FirstChunk time.Duration `json:",omitempty"`
+}
+
+// OutcomeDone is the Outcome of a job that ended with job_done.
+const OutcomeDone = "done"
+
+// Done reports whether the job ended with job_done (and so earned).
+func (e Entry) Done() bool { return e.Outcome == "" || e.Outcome == OutcomeDone }
+
+func (e Entry) outcome() string {
+	if e.Done() {
+		return OutcomeDone
+	}
+	return e.Outcome
 }
 
 // Totals are the earnings summaries the UI and `earnings` show. Amounts are

@@ -23,6 +23,15 @@
 //	POST /v1/dashboard               {"settings":bool}: open the dashboard (or bring it to front)
 //	GET  /v1/dashboard/show-requests NDJSON stream of {"settings":bool} for the open dashboard
 //	POST /v1/quit                    drain and quit the agent
+//	POST /v1/diagnose                a support bundle (application/zip)
+//	GET  /v1/jobs?model=&outcome=&since=&until=&after=&limit=100
+//	                                 {"jobs":[...],"next":"cursor"|""}: the job record, newest first;
+//	                                 outcome is "done", "failed" or one outcome; times RFC 3339;
+//	                                 after is the previous page's next (keyset paging)
+//	GET  /v1/jobs/summary?(filters)  {"jobs","done","failed","earned_micro",...} for the filters
+//	GET  /v1/jobs/export?(filters)   text/csv (ledger.CSVHeader); trailer X-Usepod-Jobs: count, or "error: ..."
+//	POST /v1/selftest                {"models":[...]} (none: all): {"results":[{"model_id","backend","ok","ttft_ms","tokens_per_s","error",...}]}
+//	GET  /v1/selftest                {"results":[...]}: the last self-test of each model
 //
 // Streams get a write deadline per event: a reader that stops reading is
 // dropped, and the engine never waits on it (its Watch is newest-wins).

@@ -64,6 +64,10 @@ type ServerOptions struct {
 	// Diagnose writes a support bundle (a zip without secrets, see
 	// core/diagnose) to w. It blocks while it gathers.
 	Diagnose func(ctx context.Context, w io.Writer) error
+	// Jobs is the job record (every job that ended, failed ones too).
+	Jobs JobRecord
+	// SelfTest runs and keeps the self-tests of the models.
+	SelfTest SelfTester
 	Log      *slog.Logger
 	PID      int // reported in status
 }
@@ -113,6 +117,11 @@ func NewServer(o ServerOptions) *Server {
 	mux.HandleFunc("GET /v1/dashboard/show-requests", s.showRequests)
 	mux.HandleFunc("POST /v1/quit", s.quit)
 	mux.HandleFunc("POST /v1/diagnose", s.diagnose)
+	mux.HandleFunc("GET /v1/jobs", s.listJobs)
+	mux.HandleFunc("GET /v1/jobs/summary", s.jobSummary)
+	mux.HandleFunc("GET /v1/jobs/export", s.exportJobs)
+	mux.HandleFunc("POST /v1/selftest", s.selftestRun)
+	mux.HandleFunc("GET /v1/selftest", s.selftestLast)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, CodeNotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	})

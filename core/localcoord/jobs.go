@@ -152,6 +152,20 @@ func (p *Provider) DispatchCounting(ctx context.Context, j JobRequest) (term Fra
 	return term, payload, nil
 }
 
+// DispatchTerminal sends a job and waits for its terminal frame like
+// Dispatch, but returns only that frame. A benchmark that reads the frames
+// itself afterwards uses it: Dispatch scans every frame received since the
+// job was sent, and hundreds of jobs ending together would have this
+// process scan tens of thousands of frames each while other jobs still
+// stream, delaying the reads it measures.
+func (p *Provider) DispatchTerminal(ctx context.Context, j JobRequest) (Frame, error) {
+	_, idx, err := p.dispatch(ctx, j)
+	if err != nil {
+		return Frame{}, err
+	}
+	return p.frame(idx), nil
+}
+
 // frame returns frame i.
 func (p *Provider) frame(i int) Frame {
 	p.mu.Lock()

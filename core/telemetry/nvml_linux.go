@@ -5,6 +5,9 @@ package telemetry
 import (
 	"context"
 	"fmt"
+	"os"
+	"strings"
+	"time"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 )
@@ -92,4 +95,62 @@ func (nvmlSource) Close() error {
 		return fmt.Errorf("nvml shutdown: %s", nvml.ErrorString(ret))
 	}
 	return nil
+}
+
+// Processes lists the compute and graphics processes on every device, with
+// each one's share of GPU time over the last few seconds where NVML keeps
+// it (GetProcessUtilization). Names come from /proc.
+func (nvmlSource) Processes(ctx context.Context) ([]GPUProcess, error) {
+	n, ret := nvml.DeviceGetCount()
+	if ret != nvml.SUCCESS {
+		return nil, fmt.Errorf("nvml device count: %s", nvml.ErrorString(ret))
+	}
+	procs := []GPUProcess{}
+	// Utilisation samples newer than this; 10 s back covers a 5 s interval.
+	since := uint64(time.Now().Add(-10 * time.Second).UnixMicro())
+	for i := range n {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		dev, ret := nvml.DeviceGetHandleByIndex(i)
+		if ret != nvml.SUCCESS {
+			continue
+		}
+		sm := map[uint32]uint32{}
+		if us, ret := dev.GetProcessUtilization(since); ret == nvml.SUCCESS {
+			for _, u := range us {
+				sm[u.Pid] = max(sm[u.Pid], u.SmUtil)
+			}
+		}
+		add := func(list []nvml.ProcessInfo, compute bool) {
+			for _, p := range list {
+				gp := GPUProcess{GPU: i, PID: int(p.Pid), Name: procName(int(p.Pid)), Compute: compute, MemUsed: p.UsedGpuMemory}
+				if u, ok := sm[p.Pid]; ok {
+					gp.SMPercent, gp.HasSM = float64(u), true
+				}
+				procs = append(procs, gp)
+			}
+		}
+		if list, ret := dev.GetComputeRunningProcesses(); ret == nvml.SUCCESS {
+			add(list, true)
+		}
+		if list, ret := dev.GetGraphicsRunningProcesses(); ret == nvml.SUCCESS {
+			add(list, false)
+		}
+	}
+	return procs, nil
+}
+
+// listsGraphics: Processes lists graphics processes too.
+func (nvmlSource) listsGraphics() bool { return true }
+
+var _ graphicsLister = nvmlSource{}
+
+// procName is a process's short name from /proc, or "" when it is gone.
+func procName(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }

@@ -174,6 +174,17 @@ func (s *Sampler) take(ctx context.Context, src GPUSource, gpu, host *caller, la
 			}
 		}
 		smp.GPUs = gpus
+		if ps, ok := src.(ProcessSource); ok && gpuOK {
+			procs, err := call(ctx, gpu, ps.Processes)
+			if err != nil {
+				errs = append(errs, err.Error())
+			} else {
+				smp.Procs, smp.ProcsOK = procs, true
+				if gl, ok := src.(graphicsLister); ok {
+					smp.ProcsGraphics = gl.listsGraphics()
+				}
+			}
+		}
 	}
 	hs, err := call(ctx, host, s.host.read)
 	if err != nil {

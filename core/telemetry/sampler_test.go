@@ -343,3 +343,41 @@ func TestHostReadsThisMachine(t *testing.T) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// procSource lists procs; with graphics, graphics processes too (as NVML).
+type procSource struct {
+	fakeSource
+	procs    []GPUProcess
+	graphics bool
+}
+
+func (p *procSource) Processes(context.Context) ([]GPUProcess, error) { return p.procs, nil }
+
+type graphicsSource struct{ procSource }
+
+func (g *graphicsSource) listsGraphics() bool { return g.graphics }
+
+// A sample says whether its process list can show games: NVML lists
+// graphics processes, nvidia-smi compute ones only.
+func TestSampleSaysWhetherGraphicsAreListed(t *testing.T) {
+	s := NewSampler(Options{})
+	s.host = testHost
+	game := GPUProcess{GPU: 0, PID: 77, Name: "game", SMPercent: 90, HasSM: true}
+	base := fakeSource{name: "fake", sample: func(context.Context) ([]GPU, error) { return oneGPU, nil }}
+	for _, tc := range []struct {
+		name         string
+		src          GPUSource
+		ok, graphics bool
+	}{
+		{"compute only (nvidia-smi)", &procSource{fakeSource: base}, true, false},
+		{"graphics too (NVML)", &graphicsSource{procSource{fakeSource: base, procs: []GPUProcess{game}, graphics: true}}, true, true},
+		{"no process list (AMD, Apple)", &base, false, false},
+	} {
+		gpu := &caller{name: "gpu source fake", timeout: time.Second}
+		host := &caller{name: "system stats", timeout: time.Second}
+		smp, _ := s.take(t.Context(), tc.src, gpu, host, nil)
+		if smp.ProcsOK != tc.ok || smp.ProcsGraphics != tc.graphics || smp.Err != "" {
+			t.Errorf("%s: ProcsOK %v ProcsGraphics %v err %q, want %v %v", tc.name, smp.ProcsOK, smp.ProcsGraphics, smp.Err, tc.ok, tc.graphics)
+		}
+	}
+}

@@ -23,6 +23,15 @@ type Sample struct {
 	GPUs []GPU
 	// GPUSource names the source GPUs were read from ("" when none).
 	GPUSource string
+	// Procs are the programs using the GPUs, where the source can tell
+	// (ProcsOK); the earning policies look for programs other than the
+	// inference servers.
+	Procs   []GPUProcess
+	ProcsOK bool
+	// ProcsGraphics: Procs include the graphics processes (games, 3D
+	// programs), as NVML lists them. nvidia-smi lists compute processes
+	// only, so there a game is not among them.
+	ProcsGraphics bool
 
 	CPUPercent float64 // all cores together, 0 to 100; valid when HasCPU
 	HasCPU     bool
@@ -78,6 +87,29 @@ type GPUSource interface {
 	// Name is a short name for logs and the dashboard, e.g. "nvml".
 	Name() string
 }
+
+// GPUProcess is one program using a GPU.
+type GPUProcess struct {
+	GPU  int // the GPU's index; -1 when the source does not say
+	PID  int
+	Name string // the program's name, as short as the source gives it
+	// Compute is a compute (CUDA, OpenCL) context; otherwise a graphics one.
+	Compute bool
+	MemUsed uint64 // bytes; 0 when unknown
+	// SMPercent is its share of the GPU's time, 0 to 100, when HasSM.
+	SMPercent float64
+	HasSM     bool
+}
+
+// ProcessSource is a GPUSource that can also list the programs using the
+// GPUs. The Sampler calls it right after Sample, on the same goroutine.
+type ProcessSource interface {
+	Processes(ctx context.Context) ([]GPUProcess, error)
+}
+
+// graphicsLister is a ProcessSource whose list includes graphics
+// processes, not compute ones only (Sample.ProcsGraphics).
+type graphicsLister interface{ listsGraphics() bool }
 
 // errNoGPU says a source found no device of its kind on this machine (a
 // normal outcome, not a failure).

@@ -14,9 +14,28 @@ import (
 	"usepod.ai/agent/core/engine"
 )
 
-// WantsToEarn is whether the user asked to earn: every state but Paused.
-// The Start/Pause controls follow it.
-func WantsToEarn(s engine.Snapshot) bool { return s.State != engine.StatePaused }
+// WantsToEarn is whether the agent earns or tries to: every state but
+// Paused, and not while an earning policy pauses it. The Start/Pause
+// controls follow it, so that during an automatic pause they offer Start
+// earning, which overrides it until its condition next begins.
+func WantsToEarn(s engine.Snapshot) bool { return s.State != engine.StatePaused && !AutoPaused(s) }
+
+// AutoPaused reports whether an earning policy (another program on the GPU,
+// the schedule, idle-only, battery, heat) offers no models now, while the
+// user wants to earn.
+func AutoPaused(s engine.Snapshot) bool {
+	return s.State != engine.StatePaused && s.Policy.Cause != "" && s.Policy.Paused() && s.Policy.Overridable
+}
+
+// PolicyReason is why an earning policy pauses or throttles, for the
+// dashboard header and the tray status line; "" when none applies, the user
+// paused by hand, or a problem that stops earning says more.
+func PolicyReason(s engine.Snapshot) string {
+	if s.State == engine.StatePaused || s.Policy.Cause == "" || BlockingProblem(s) {
+		return ""
+	}
+	return s.Policy.Reason
+}
 
 // ToggleLabel is the label of the one Start/Pause control.
 func ToggleLabel(s engine.Snapshot) string {
@@ -88,6 +107,12 @@ func TrayItems(s engine.Snapshot) TrayMenu {
 	}
 	if BlockingProblem(s) {
 		word = s.Problem.Summary
+	}
+	if r := PolicyReason(s); r != "" {
+		word = r
+		if AutoPaused(s) {
+			m.Icon = IconPaused
+		}
 	}
 	m.Status = word + " · " + FormatUSDC(s.Earnings.TodayMicro) + " today"
 	return m

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/engine"
+	"usepod.ai/agent/core/policy"
 )
 
 func TestTrayItems(t *testing.T) {
@@ -138,5 +139,31 @@ func TestHostOfAndBackendName(t *testing.T) {
 		if got := BackendName(kind); got != want {
 			t.Errorf("BackendName(%q) = %q, want %q", kind, got, want)
 		}
+	}
+}
+
+func TestTrayItemsPolicy(t *testing.T) {
+	busy := policy.Verdict{Cause: policy.CauseGPUBusy, Reason: "Paused while blender uses the GPU — resumes 2 min after it closes", Overridable: true}
+	hot := policy.Verdict{Cause: policy.CauseHeat, Limit: 2, Reason: "Cooling down: GPU at 86 °C, 2 of 8 jobs at a time"}
+	hotStop := policy.Verdict{Cause: policy.CauseHeat, Reason: "Cooling down: GPU at 90 °C — no jobs until it cools"}
+	for _, tc := range []struct {
+		name string
+		s    engine.Snapshot
+		want TrayMenu
+	}{
+		{"gpu busy", engine.Snapshot{State: engine.StateWaiting, Policy: busy},
+			TrayMenu{busy.Reason + " · 0.000000 USDC today", "Start earning", true, IconPaused}},
+		{"throttled", engine.Snapshot{State: engine.StateEarning, Policy: hot},
+			TrayMenu{hot.Reason + " · 0.000000 USDC today", "Pause earning", false, IconEarning}},
+		{"too hot for one job", engine.Snapshot{State: engine.StateWaiting, Policy: hotStop}, // not overridable
+			TrayMenu{hotStop.Reason + " · 0.000000 USDC today", "Pause earning", false, IconWaiting}},
+		{"hand pause wins", engine.Snapshot{State: engine.StatePaused, Policy: busy},
+			TrayMenu{"Paused · 0.000000 USDC today", "Start earning", true, IconPaused}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := TrayItems(tc.s); got != tc.want {
+				t.Errorf("TrayItems = %+v, want %+v", got, tc.want)
+			}
+		})
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,8 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
-	"github.com/godbus/dbus/v5/prop"
+
+	"usepod.ai/agent/ui/tray/traytest"
 )
 
 // wait bounds every wait for the child; generous for a loaded machine.
@@ -30,21 +30,21 @@ const wait = 20 * time.Second
 // through com.canonical.dbusmenu) follows the engine, and Quit drains
 // before Run returns.
 func TestTrayOverDBus(t *testing.T) {
-	bus := startSessionBus(t)
+	bus := traytest.StartSessionBus(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
-	conn := connectBus(t, bus)
+	conn := traytest.ConnectBus(t, bus)
 
 	if HostPresent() {
 		t.Error("HostPresent is true on a bus without a StatusNotifierWatcher")
 	}
-	w := serveWatcher(t, conn)
+	w := traytest.ServeWatcher(t, conn)
 	if !HostPresent() {
 		t.Error("HostPresent is false with a watcher that has a host")
 	}
 
 	c := startChild(t, bus)
 	reg := c.registration(t, w)
-	item := conn.Object(reg.busName, reg.path)
+	item := conn.Object(reg.BusName, reg.Path)
 	if v, err := item.GetProperty("org.kde.StatusNotifierItem.ItemIsMenu"); err != nil || v.Value() != false {
 		t.Errorf("ItemIsMenu = %v (%v), want false: clicking the icon opens the dashboard", v, err)
 	}
@@ -56,11 +56,11 @@ func TestTrayOverDBus(t *testing.T) {
 		t.Fatalf("the item's Menu property: %v", err)
 	}
 	menuPath, _ := v.Value().(dbus.ObjectPath)
-	menu := conn.Object(reg.busName, menuPath)
+	menu := conn.Object(reg.BusName, menuPath)
 
 	// Before the first snapshot the menu is a connecting agent's, like
 	// today's.
-	waitMenu(t, menu, "the connecting menu", func(m []menuEntry) bool { return m[0].label == "Connecting… · 0.000000 USDC today" })
+	traytest.WaitMenu(t, menu, "the connecting menu", func(m []traytest.MenuEntry) bool { return m[0].Label == "Connecting… · 0.000000 USDC today" })
 	// systray bumps the menu's revision by itself once, 150 ms after the
 	// first GetLayout (a workaround for libdbusmenu-gtk3); let that pass
 	// before the revision is counted below.
@@ -68,29 +68,29 @@ func TestTrayOverDBus(t *testing.T) {
 	icon := waitIcon(t, item, "an icon", func([]byte) bool { return true })
 
 	c.send(t, "snap waiting")
-	items := waitMenu(t, menu, "the waiting menu", func(m []menuEntry) bool {
-		return m[0].label == "Waiting for jobs · 0.048213 USDC today"
+	items := traytest.WaitMenu(t, menu, "the waiting menu", func(m []traytest.MenuEntry) bool {
+		return m[0].Label == "Waiting for jobs · 0.048213 USDC today"
 	})
 	if got, want := visibleLabels(items), []string{"Waiting for jobs · 0.048213 USDC today", "Pause earning", "Open dashboard", "Settings…", "Quit"}; !slices.Equal(got, want) {
 		t.Fatalf("menu = %q, want %q", got, want)
 	}
-	if items[0].enabled {
+	if items[0].Enabled {
 		t.Error("the status line is clickable")
 	}
-	if e := findLabel(items, "Show log"); e == nil || e.visible {
+	if e := traytest.FindLabel(items, "Show log"); e == nil || e.Visible {
 		t.Errorf("Show log = %+v, want a hidden item while the engine runs", e)
 	}
 
-	click(t, menu, findLabel(items, "Pause earning"))
+	traytest.Click(t, menu, traytest.FindLabel(items, "Pause earning"))
 	c.expect(t, "pause")
 
 	c.send(t, "snap paused")
-	items = waitMenu(t, menu, "the paused menu", func(m []menuEntry) bool { return findLabel(m, "Start earning") != nil })
-	if items[0].label != "Paused · 0.048213 USDC today" || findLabel(items, "Pause earning") != nil {
+	items = traytest.WaitMenu(t, menu, "the paused menu", func(m []traytest.MenuEntry) bool { return traytest.FindLabel(m, "Start earning") != nil })
+	if items[0].Label != "Paused · 0.048213 USDC today" || traytest.FindLabel(items, "Pause earning") != nil {
 		t.Errorf("paused menu = %v", items)
 	}
 	waitIcon(t, item, "the paused icon", func(pix []byte) bool { return !bytes.Equal(pix, icon) })
-	click(t, menu, findLabel(items, "Start earning"))
+	traytest.Click(t, menu, traytest.FindLabel(items, "Start earning"))
 	c.expect(t, "start")
 
 	// The menu changes only where what it shows changes: two more Paused
@@ -100,14 +100,14 @@ func TestTrayOverDBus(t *testing.T) {
 	c.send(t, "snap paused")
 	c.send(t, "snap paused")
 	c.send(t, "snap waiting")
-	waitMenu(t, menu, "the waiting menu again", func(m []menuEntry) bool { return findLabel(m, "Pause earning") != nil })
+	traytest.WaitMenu(t, menu, "the waiting menu again", func(m []traytest.MenuEntry) bool { return traytest.FindLabel(m, "Pause earning") != nil })
 	if after := revision(t, menu); after != before+2 {
 		t.Errorf("menu revision went from %d to %d for one change of two labels; the menu is rebuilt or updated needlessly", before, after)
 	}
 
-	click(t, menu, findLabel(items, "Settings…"))
+	traytest.Click(t, menu, traytest.FindLabel(items, "Settings…"))
 	c.expect(t, "settings")
-	click(t, menu, findLabel(items, "Open dashboard"))
+	traytest.Click(t, menu, traytest.FindLabel(items, "Open dashboard"))
 	c.expect(t, "dashboard")
 	if err := item.Call("org.kde.StatusNotifierItem.Activate", 0, int32(0), int32(0)).Err; err != nil {
 		t.Fatalf("Activate (a click on the icon): %v", err)
@@ -117,29 +117,29 @@ func TestTrayOverDBus(t *testing.T) {
 	// The engine stops for good: the status line says why, Start/Pause is
 	// off, and the log is one click away.
 	c.send(t, "fail the earnings database is locked by another copy of the agent")
-	items = waitMenu(t, menu, "the stopped menu", func(m []menuEntry) bool { return strings.HasPrefix(m[0].label, "Stopped") })
-	if got := items[0].label; got != "Stopped: the earnings database is locked by another copy of the agent" {
+	items = traytest.WaitMenu(t, menu, "the stopped menu", func(m []traytest.MenuEntry) bool { return strings.HasPrefix(m[0].Label, "Stopped") })
+	if got := items[0].Label; got != "Stopped: the earnings database is locked by another copy of the agent" {
 		t.Errorf("status = %q", got)
 	}
-	if e := findLabel(items, "Pause earning"); e == nil || e.enabled {
+	if e := traytest.FindLabel(items, "Pause earning"); e == nil || e.Enabled {
 		t.Errorf("Start/Pause = %+v, want a disabled item", e)
 	}
-	showLog := findLabel(items, "Show log")
-	if showLog == nil || !showLog.visible || !showLog.enabled {
+	showLog := traytest.FindLabel(items, "Show log")
+	if showLog == nil || !showLog.Visible || !showLog.Enabled {
 		t.Fatalf("Show log = %+v, want a visible item", showLog)
 	}
-	click(t, menu, showLog)
+	traytest.Click(t, menu, showLog)
 	c.expect(t, "showlog")
 
 	// Quit: Actions.Quit runs, the item says so, and Run returns only after
 	// Actions.Quit has.
-	click(t, menu, findLabel(items, "Quit"))
+	traytest.Click(t, menu, traytest.FindLabel(items, "Quit"))
 	c.expect(t, "quit")
-	items = waitMenu(t, menu, "the quitting menu", func(m []menuEntry) bool { return findLabel(m, "Quitting…") != nil })
-	if e := findLabel(items, "Quitting…"); e.enabled {
+	items = traytest.WaitMenu(t, menu, "the quitting menu", func(m []traytest.MenuEntry) bool { return traytest.FindLabel(m, "Quitting…") != nil })
+	if e := traytest.FindLabel(items, "Quitting…"); e.Enabled {
 		t.Error("Quitting… is clickable")
 	}
-	click(t, menu, findLabel(items, "Quitting…")) // a second click starts no second quit
+	traytest.Click(t, menu, traytest.FindLabel(items, "Quitting…")) // a second click starts no second quit
 	c.quiet(t, 300*time.Millisecond)
 	c.send(t, "drained")
 	c.expect(t, "returned <nil>")
@@ -152,16 +152,16 @@ func TestTrayOverDBus(t *testing.T) {
 // updates the menu on its closed D-Bus connection; the tray must not let
 // it).
 func TestTrayStopsWithContext(t *testing.T) {
-	bus := startSessionBus(t)
-	conn := connectBus(t, bus)
-	w := serveWatcher(t, conn)
+	bus := traytest.StartSessionBus(t)
+	conn := traytest.ConnectBus(t, bus)
+	w := traytest.ServeWatcher(t, conn)
 	for i := range 5 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			c := startChild(t, bus)
 			reg := c.registration(t, w)
-			menu := conn.Object(reg.busName, "/StatusNotifierItem/menu")
+			menu := conn.Object(reg.BusName, "/StatusNotifierItem/menu")
 			c.send(t, "snap waiting")
-			waitMenu(t, menu, "the waiting menu", func(m []menuEntry) bool { return findLabel(m, "Pause earning") != nil })
+			traytest.WaitMenu(t, menu, "the waiting menu", func(m []traytest.MenuEntry) bool { return traytest.FindLabel(m, "Pause earning") != nil })
 
 			stopped := make(chan struct{})
 			go func() { // the engine keeps publishing through the quit
@@ -348,16 +348,16 @@ func (c *child) exited(t *testing.T) {
 }
 
 // registration waits for the child's item to register with the watcher.
-func (c *child) registration(t *testing.T, w *watcher) registration {
+func (c *child) registration(t *testing.T, w *traytest.Watcher) traytest.Registration {
 	t.Helper()
 	for {
 		select {
-		case reg := <-w.registered:
-			var pid uint32
-			if err := w.conn.BusObject().Call("org.freedesktop.DBus.GetConnectionUnixProcessID", 0, reg.busName).Store(&pid); err != nil {
+		case reg := <-w.Registered:
+			pid, err := w.PID(reg)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if int(pid) != c.cmd.Process.Pid {
+			if pid != c.cmd.Process.Pid {
 				continue // an earlier child's, re-registering
 			}
 			return reg
@@ -386,106 +386,23 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// menuEntry is one item of a dbusmenu, as a panel reads it.
-type menuEntry struct {
-	id      int32
-	label   string
-	enabled bool
-	visible bool
-}
-
-func (e menuEntry) String() string { return fmt.Sprintf("%d:%q", e.id, e.label) }
-
-func findLabel(items []menuEntry, label string) *menuEntry {
-	for i := range items {
-		if items[i].label == label {
-			return &items[i]
-		}
-	}
-	return nil
-}
-
-func visibleLabels(items []menuEntry) []string {
+func visibleLabels(items []traytest.MenuEntry) []string {
 	var out []string
 	for _, e := range items {
-		if e.visible {
-			out = append(out, e.label)
+		if e.Visible {
+			out = append(out, e.Label)
 		}
 	}
 	return out
 }
 
-// readMenu calls GetLayout on the root and lists its items, separators left
-// out, with the layout's revision.
-func readMenu(menu dbus.BusObject) ([]menuEntry, uint32, error) {
-	var rev uint32
-	var root struct {
-		ID       int32
-		Props    map[string]dbus.Variant
-		Children []dbus.Variant
-	}
-	if err := menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &root); err != nil {
-		return nil, 0, err
-	}
-	var items []menuEntry
-	for _, c := range root.Children {
-		fields, ok := c.Value().([]any)
-		if !ok || len(fields) != 3 {
-			return nil, 0, fmt.Errorf("menu item %v is not (ia{sv}av)", c)
-		}
-		id, _ := fields[0].(int32)
-		props, _ := fields[1].(map[string]dbus.Variant)
-		if typ, _ := props["type"].Value().(string); typ == "separator" {
-			continue
-		}
-		e := menuEntry{id: id, enabled: true, visible: true}
-		if l, ok := props["label"].Value().(string); ok {
-			e.label = l
-		}
-		if en, ok := props["enabled"].Value().(bool); ok {
-			e.enabled = en
-		}
-		if v, ok := props["visible"].Value().(bool); ok {
-			e.visible = v
-		}
-		items = append(items, e)
-	}
-	return items, rev, nil
-}
-
 func revision(t *testing.T, menu dbus.BusObject) uint32 {
 	t.Helper()
-	_, rev, err := readMenu(menu)
+	_, rev, err := traytest.ReadMenu(menu)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rev
-}
-
-// waitMenu polls the menu until ok holds for a non-empty one.
-func waitMenu(t *testing.T, menu dbus.BusObject, what string, ok func([]menuEntry) bool) []menuEntry {
-	t.Helper()
-	deadline := time.Now().Add(wait)
-	var items []menuEntry
-	var err error
-	for time.Now().Before(deadline) {
-		if items, _, err = readMenu(menu); err == nil && len(items) > 0 && ok(items) {
-			return items
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("timed out waiting for %s; last menu %v (err %v)", what, items, err)
-	return nil
-}
-
-func click(t *testing.T, menu dbus.BusObject, e *menuEntry) {
-	t.Helper()
-	if e == nil {
-		t.Fatal("no such menu item")
-	}
-	if err := menu.Call("com.canonical.dbusmenu.Event", 0, e.id, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
-		t.Fatalf("click %q: %v", e.label, err)
-	}
 }
 
 // readIcon reads the item's icon pixels when they are one 64 px icon.
@@ -523,98 +440,3 @@ func waitIcon(t *testing.T, item dbus.BusObject, what string, ok func([]byte) bo
 	t.Fatalf("timed out waiting for %s (last error %v)", what, err)
 	return nil
 }
-
-// startSessionBus runs a private dbus-daemon and returns its address.
-func startSessionBus(t *testing.T) string {
-	t.Helper()
-	daemon, err := exec.LookPath("dbus-daemon")
-	if err != nil {
-		t.Fatalf("dbus-daemon is needed for this test (apt-get install dbus): %v", err)
-	}
-	sock := filepath.Join(t.TempDir(), "bus")
-	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--address=unix:path="+sock)
-	var out lockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("unix", sock); err == nil {
-			c.Close()
-			return "unix:path=" + sock
-		}
-	}
-	t.Fatalf("dbus-daemon did not open %s: %s", sock, out.String())
-	return ""
-}
-
-func connectBus(t *testing.T, addr string) *dbus.Conn {
-	t.Helper()
-	conn, err := dbus.Connect(addr)
-	if err != nil {
-		t.Fatalf("connect to the test bus: %v", err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
-}
-
-// registration is a RegisterStatusNotifierItem call.
-type registration struct {
-	busName string          // the caller's unique name
-	path    dbus.ObjectPath // the item's object path
-}
-
-// watcher is a minimal org.kde.StatusNotifierWatcher, as a desktop's panel
-// runs one: it accepts items and says a host is there to show them.
-type watcher struct {
-	conn       *dbus.Conn
-	registered chan registration
-}
-
-const (
-	watcherName  = "org.kde.StatusNotifierWatcher"
-	watcherPath  = dbus.ObjectPath("/StatusNotifierWatcher")
-	watcherIface = "org.kde.StatusNotifierWatcher"
-)
-
-// serveWatcher exports the watcher and then takes its well-known name.
-func serveWatcher(t *testing.T, conn *dbus.Conn) *watcher {
-	t.Helper()
-	w := &watcher{conn: conn, registered: make(chan registration, 8)}
-	if err := conn.Export(w, watcherPath, watcherIface); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := prop.Export(conn, watcherPath, prop.Map{watcherIface: {
-		"IsStatusNotifierHostRegistered": {Value: true, Emit: prop.EmitTrue},
-		"RegisteredStatusNotifierItems":  {Value: []string{}, Emit: prop.EmitTrue},
-		"ProtocolVersion":                {Value: int32(0), Emit: prop.EmitTrue},
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	reply, err := conn.RequestName(watcherName, dbus.NameFlagDoNotQueue)
-	if err != nil || reply != dbus.RequestNameReplyPrimaryOwner {
-		t.Fatalf("own %s: %v (reply %v)", watcherName, err, reply)
-	}
-	return w
-}
-
-// RegisterStatusNotifierItem is the watcher's method. service is a bus
-// name, or (as fyne.io/systray sends) an object path on the caller's
-// connection.
-func (w *watcher) RegisterStatusNotifierItem(sender dbus.Sender, service string) *dbus.Error {
-	reg := registration{busName: string(sender), path: "/StatusNotifierItem"}
-	if strings.HasPrefix(service, "/") {
-		reg.path = dbus.ObjectPath(service)
-	} else {
-		reg.busName = service
-	}
-	select {
-	case w.registered <- reg:
-	default:
-	}
-	return nil
-}
-
-// RegisterStatusNotifierHost is the watcher's method for panels.
-func (w *watcher) RegisterStatusNotifierHost(service string) *dbus.Error { return nil }

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package telemetry
+
+func serverPIDs(string, []int, []int) map[int]bool { return map[int]bool{} }
