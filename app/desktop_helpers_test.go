@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -223,7 +225,7 @@ func startXvfb(t testing.TB) string {
 	xvfb := lookTool(t, "Xvfb", "xvfb")
 	for n := 90; n <= 120; n++ {
 		sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
-		if exists(sock) || exists(fmt.Sprintf("/tmp/.X%d-lock", n)) {
+		if !displayFree(n) {
 			continue
 		}
 		display := fmt.Sprintf(":%d", n)
@@ -464,4 +466,31 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// displayFree reports whether X display n can be used. What an X server
+// that died without cleaning up left behind (a lock file naming a process
+// that is gone, a socket nobody answers on) is removed: such leftovers
+// would otherwise take the display for good.
+func displayFree(n int) bool {
+	lock := fmt.Sprintf("/tmp/.X%d-lock", n)
+	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+	if b, err := os.ReadFile(lock); err == nil {
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			return false // not a lock file we understand: leave it
+		}
+		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+			return false // its server runs
+		}
+		os.Remove(lock)
+		os.Remove(sock)
+		return true
+	}
+	if c, err := net.Dial("unix", sock); err == nil {
+		c.Close()
+		return false
+	}
+	os.Remove(sock)
+	return true
 }

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -223,8 +224,15 @@ func start(t testing.TB, name string, cmd *exec.Cmd) *proc {
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		if !p.exited() {
-			cmd.Process.Kill()
-			<-p.done
+			// SIGTERM first: Xvfb removes its lock file and socket only
+			// then, and a killed one leaves its display taken for good.
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.done:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				<-p.done
+			}
 		}
 		if t.Failed() {
 			t.Logf("%s output:\n%s", name, p.out)
@@ -365,10 +373,7 @@ func startXvfb(t testing.TB) string {
 	t.Helper()
 	for n := 140; n <= 170; n++ {
 		sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
-		if _, err := os.Stat(sock); err == nil {
-			continue
-		}
-		if _, err := os.Stat(fmt.Sprintf("/tmp/.X%d-lock", n)); err == nil {
+		if !displayFree(n) {
 			continue
 		}
 		display := fmt.Sprintf(":%d", n)
@@ -384,6 +389,33 @@ func startXvfb(t testing.TB) string {
 	}
 	t.Fatal("no free X display from :140 to :170")
 	return ""
+}
+
+// displayFree reports whether X display n can be used. What an X server
+// that died without cleaning up left behind (a lock file naming a process
+// that is gone, a socket nobody answers on) is removed: such leftovers
+// would otherwise take the display for good.
+func displayFree(n int) bool {
+	lock := fmt.Sprintf("/tmp/.X%d-lock", n)
+	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+	if b, err := os.ReadFile(lock); err == nil {
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			return false // not a lock file we understand: leave it
+		}
+		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+			return false // its server runs
+		}
+		os.Remove(lock)
+		os.Remove(sock)
+		return true
+	}
+	if c, err := net.Dial("unix", sock); err == nil {
+		c.Close()
+		return false
+	}
+	os.Remove(sock)
+	return true
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent use.
