@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"usepod.ai/agent/ui/tray/traytest"
+	"usepod.ai/agent/ui/desktoptest"
 )
 
 // Where the system service runs and admits the user, the desktop app does
@@ -38,9 +38,9 @@ func TestDesktopAttachesToTheService(t *testing.T) {
 
 	// The desktop app of a user whose settings and data live in their home
 	// (no --config or --data-dir, which would ask for an agent of its own).
-	bus := traytest.StartSessionBus(t)
-	conn := traytest.ConnectBus(t, bus)
-	watcher := traytest.ServeWatcher(t, conn)
+	bus := desktoptest.StartSessionBus(t)
+	conn := desktoptest.ConnectBus(t, bus)
+	watcher := desktoptest.ServeWatcher(t, conn)
 	s := newDesktopSession(t, bus, backend)
 	env := append(s.env(), serviceAPIEnv+"="+svcAPI)
 	desk := exec.Command(agent, "run")
@@ -48,17 +48,17 @@ func TestDesktopAttachesToTheService(t *testing.T) {
 	app := start(t, "usepod-agent (desktop)", desk, syscall.SIGKILL)
 	app.waitOutput(t, regexp.MustCompile(`msg="attached to the system service"`), "attached to the service")
 
-	var reg traytest.Registration
+	var reg desktoptest.Registration
 	select {
 	case reg = <-watcher.Registered:
 	case <-time.After(desktopWait):
 		t.Fatal("the attached tray did not register")
 	}
-	menu := traytest.Menu(t, conn, reg)
-	items := traytest.WaitMenu(t, menu, "the service's state in the tray", func(items []traytest.MenuEntry) bool {
-		return strings.HasPrefix(items[0].Label, "Waiting for jobs") && traytest.FindLabel(items, "Pause earning") != nil
+	menu := desktoptest.Menu(t, conn, reg)
+	items := desktoptest.WaitMenu(t, menu, "the service's state in the tray", func(items []desktoptest.MenuEntry) bool {
+		return strings.HasPrefix(items[0].Label, "Waiting for jobs") && desktoptest.FindLabel(items, "Pause earning") != nil
 	})
-	traytest.Click(t, menu, traytest.FindLabel(items, "Pause earning"))
+	desktoptest.Click(t, menu, desktoptest.FindLabel(items, "Pause earning"))
 	caps, _ := waitCapabilities(t, p, i+1)
 	if len(caps.Models) != 0 {
 		t.Errorf("after Pause in the attached tray the service offers %v, want nothing", caps.ModelIDs())
@@ -72,7 +72,7 @@ func TestDesktopAttachesToTheService(t *testing.T) {
 		t.Errorf("second launch: %v, %q; want it to find the running tray", err, out)
 	}
 
-	traytest.Click(t, menu, traytest.FindLabel(items, "Quit"))
+	desktoptest.Click(t, menu, desktoptest.FindLabel(items, "Quit"))
 	select {
 	case <-app.done:
 	case <-time.After(30 * time.Second):

@@ -11,15 +11,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -29,7 +26,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/ui/tray/traytest"
+	"usepod.ai/agent/ui/desktoptest"
 )
 
 // desktopWait bounds each wait on the app, the X server or the bus.
@@ -218,35 +215,6 @@ func (p *proc) waitOutput(t testing.TB, re *regexp.Regexp, what string) string {
 	}
 }
 
-// startXvfb starts a private X server on the first free display from :90
-// to :120 and returns its DISPLAY.
-func startXvfb(t testing.TB) string {
-	t.Helper()
-	xvfb := lookTool(t, "Xvfb", "xvfb")
-	for n := 90; n <= 120; n++ {
-		sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
-		if !displayFree(n) {
-			continue
-		}
-		display := fmt.Sprintf(":%d", n)
-		p := start(t, "Xvfb "+display, exec.Command(xvfb, display, "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"), nil)
-		deadline := time.Now().Add(desktopWait)
-		for !p.exited() && time.Now().Before(deadline) {
-			if c, err := net.Dial("unix", sock); err == nil {
-				c.Close()
-				return display
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if !p.exited() {
-			t.Fatalf("Xvfb %s did not open %s within %v:\n%s", display, sock, desktopWait, p.out)
-		}
-		// Another test run took the display between the check and the start.
-	}
-	t.Fatal("no free X display from :90 to :120")
-	return ""
-}
-
 // waitUIRunning waits until the app's Fyne loop runs, which a desktop sees
 // as the app's tray item on the session bus: fyne.io/systray exports it
 // under org.kde.StatusNotifierItem-<pid>-1 when the loop starts, after the
@@ -317,9 +285,9 @@ type desktopSession struct {
 // bus, and writes an agent.toml with one llama.cpp backend.
 func newDesktopSession(t testing.TB, bus, backendURL string) *desktopSession {
 	t.Helper()
-	s := &desktopSession{display: startXvfb(t), bus: bus, home: t.TempDir(), data: t.TempDir()}
+	s := &desktopSession{display: desktoptest.StartXvfb(t, 90, 120), bus: bus, home: t.TempDir(), data: t.TempDir()}
 	if s.bus == "" {
-		s.bus = traytest.StartSessionBus(t)
+		s.bus = desktoptest.StartSessionBus(t)
 	}
 	s.config = writeBackendConfig(t, backendURL)
 	return s
@@ -448,49 +416,4 @@ func waitCapabilities(t testing.TB, p *localcoord.Provider, from int) (localcoor
 		t.Fatalf("wait for capabilities: %v", err)
 	}
 	return c, i
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// displayFree reports whether X display n can be used. What an X server
-// that died without cleaning up left behind (a lock file naming a process
-// that is gone, a socket nobody answers on) is removed: such leftovers
-// would otherwise take the display for good.
-func displayFree(n int) bool {
-	lock := fmt.Sprintf("/tmp/.X%d-lock", n)
-	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
-	if b, err := os.ReadFile(lock); err == nil {
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 0 {
-			return false // not a lock file we understand: leave it
-		}
-		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
-			return false // its server runs
-		}
-		os.Remove(lock)
-		os.Remove(sock)
-		return true
-	}
-	if c, err := net.Dial("unix", sock); err == nil {
-		c.Close()
-		return false
-	}
-	os.Remove(sock)
-	return true
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/ui/tray/traytest"
+	"usepod.ai/agent/ui/desktoptest"
 )
 
 // The real binary on a private X server whose desktop has no tray: the
@@ -36,8 +36,8 @@ func TestDesktopEndToEndUnderXvfb(t *testing.T) {
 	agent, replayBin := binaries(t)
 	backend := startReplayBackend(t, replayBin)
 	coord, coordURL := startCoordinator(t)
-	bus := traytest.StartSessionBus(t)
-	conn := traytest.ConnectBus(t, bus)
+	bus := desktoptest.StartSessionBus(t)
+	conn := desktoptest.ConnectBus(t, bus)
 	notes := serveNotifications(t, conn)
 	s := newDesktopSession(t, bus, backend)
 

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"usepod.ai/agent/core/backend"
@@ -42,6 +43,9 @@ type hardware struct {
 	s       *telemetry.Sampler
 	eng     *engine.Engine // nil: readings go nowhere (tests)
 	desktop bool           // read idle time and battery (never headless)
+	// gpuSeen: the last sample read a GPU. The GPU policies need the fast
+	// rate only then; a computer without one samples at the idle rate.
+	gpuSeen atomic.Bool
 
 	mu           sync.Mutex // guards watchedUntil and slowdown
 	watchedUntil time.Time
@@ -65,7 +69,8 @@ func (h *hardware) idleEvery() time.Duration {
 	}
 	e := h.eng.Config().Earning
 	idleOnly := h.desktop && idleOnlyOn(e)
-	if e.PauseWhenGPUBusy || e.MaxGPUTempC > 0 || e.MaxGPUPowerW > 0 || idleOnly {
+	gpuPolicy := h.gpuSeen.Load() && (e.PauseWhenGPUBusy || e.MaxGPUTempC > 0 || e.MaxGPUPowerW > 0)
+	if gpuPolicy || idleOnly {
 		return hardwarePolicyEvery
 	}
 	return hardwareIdleEvery
@@ -89,6 +94,7 @@ func (h *hardware) observe(ctx context.Context, smp telemetry.Sample) {
 	}
 	cfg := h.eng.Config()
 	r := policy.Readings{GPU: smp, HasGPU: smp.GPUSource != "" && len(smp.GPUs) > 0}
+	h.gpuSeen.Store(r.HasGPU)
 	// Only programs that would count as foreign are traced to a server:
 	// the desktop's own graphics processes cost nothing.
 	if cands := policy.Foreign(smp.Procs, nil); len(cands) > 0 {

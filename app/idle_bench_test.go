@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/ui/tray/traytest"
+	"usepod.ai/agent/ui/desktoptest"
 
 	"usepod.ai/agent/core/localcoord"
 )
@@ -37,12 +37,12 @@ func BenchmarkAlwaysOnDesktopProcess(b *testing.B) {
 		agent, replayBin := binaries(b)
 		backend := startReplayBackend(b, replayBin)
 		coord, coordURL := startCoordinator(b)
-		bus := traytest.StartSessionBus(b)
-		conn := traytest.ConnectBus(b, bus)
-		watcher := traytest.ServeWatcher(b, conn)
+		bus := desktoptest.StartSessionBus(b)
+		conn := desktoptest.ConnectBus(b, bus)
+		watcher := desktoptest.ServeWatcher(b, conn)
 		s := newDesktopSession(b, bus, backend)
 		app := s.runApp(b, agent, coordURL)
-		var reg traytest.Registration
+		var reg desktoptest.Registration
 		select {
 		case reg = <-watcher.Registered:
 		case <-time.After(desktopWait):
@@ -83,13 +83,13 @@ func BenchmarkAlwaysOnDesktopProcess(b *testing.B) {
 		b.Logf("always-on, a job every 4 s: %.4f %% of a core, %.1f MiB resident", 100*cpu.Seconds()/window.Seconds(), float64(rss)/(1<<20))
 
 		// Open the dashboard from the tray and time it to the window.
-		menu := traytest.Menu(b, conn, reg)
-		items, _, err := traytest.ReadMenu(menu)
+		menu := desktoptest.Menu(b, conn, reg)
+		items, _, err := desktoptest.ReadMenu(menu)
 		if err != nil {
 			b.Fatal(err)
 		}
 		began := time.Now()
-		traytest.Click(b, menu, traytest.FindLabel(items, "Open dashboard"))
+		desktoptest.Click(b, menu, desktoptest.FindLabel(items, "Open dashboard"))
 		waitWindow(b, s.display, "Use Pod Agent")
 		opened := time.Since(began)
 		b.ReportMetric(float64(opened.Milliseconds()), "ms-to-dashboard")

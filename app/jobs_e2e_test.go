@@ -1,13 +1,9 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,13 +22,7 @@ import (
 func TestHeadlessJobRecordAndSelfTest(t *testing.T) {
 	llama := replay.LlamaCpp(t, replay.WithPacing(2*time.Millisecond))
 	const code = "POD-ENROLL-JOBREC01"
-	coord := localcoord.New(localcoord.Options{EnrollmentCodes: []string{code}})
-	hs := httptest.NewServer(coord.Handler())
-	t.Cleanup(hs.Close)
-	coordURL := "ws" + strings.TrimPrefix(hs.URL, "http") + "/provider/connect"
-
-	dir := t.TempDir()
-	dataDir, cfgPath, sock := filepath.Join(dir, "data"), filepath.Join(dir, "agent.toml"), filepath.Join(dir, "api.sock")
+	coord, coordURL := localCoordinator(t, code)
 	cfg := fmt.Sprintf(`[coordinator]
 url = %q
 enrollment_code = %q
@@ -45,22 +35,8 @@ keyring = "file"
 kind = "llamacpp"
 url = %q
 `, coordURL, code, llama.URL)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	global := []string{"--config", cfgPath, "--data-dir", dataDir}
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr bytes.Buffer
-	exited := make(chan int, 1)
-	go func() { exited <- Run(ctx, append(global, "run", "--headless", "--api", sock), &stdout, &stderr) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-exited:
-		case <-time.After(30 * time.Second):
-			t.Error("the agent did not stop")
-		}
-	})
+	agent := startInProcessAgent(t, cfg)
+	global, sock := agent.global, agent.sock
 
 	wctx, wcancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer wcancel()

@@ -2,7 +2,6 @@ package app
 
 import (
 	"archive/zip"
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -14,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -38,13 +36,8 @@ const (
 // none of the secrets, nor the identity key.
 func TestHeadlessMetricsAndSupportBundles(t *testing.T) {
 	llama := replay.LlamaCpp(t)
-	coord := localcoord.New(localcoord.Options{EnrollmentCodes: []string{opsCode}})
-	hs := httptest.NewServer(coord.Handler())
-	t.Cleanup(hs.Close)
-	coordURL := "ws" + strings.TrimPrefix(hs.URL, "http") + "/provider/connect"
-
-	dir := t.TempDir()
-	dataDir, cfgPath, sock := filepath.Join(dir, "data"), filepath.Join(dir, "agent.toml"), filepath.Join(dir, "api.sock")
+	coord, coordURL := localCoordinator(t, opsCode)
+	dir := t.TempDir() // the bundles
 	metricsAddr := freeAddr(t)
 	backendURL := strings.Replace(llama.URL, "http://", "http://ops:"+opsPassword+"@", 1)
 	cfg := fmt.Sprintf(`[coordinator]
@@ -63,31 +56,8 @@ api_key = %q
 [observability]
 prometheus_addr = %q
 `, coordURL, opsCode, backendURL, opsAPIKey, metricsAddr)
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	global := []string{"--config", cfgPath, "--data-dir", dataDir}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr bytes.Buffer
-	exited := make(chan int, 1)
-	go func() { exited <- Run(ctx, append(global, "run", "--headless", "--api", sock), &stdout, &stderr) }()
-	stopped := false
-	stop := func() int {
-		if stopped {
-			return 0
-		}
-		stopped = true
-		cancel()
-		select {
-		case code := <-exited:
-			return code
-		case <-time.After(30 * time.Second):
-			t.Fatal("the agent did not stop")
-			return -1
-		}
-	}
-	t.Cleanup(func() { stop() })
+	agent := startInProcessAgent(t, cfg)
+	global, dataDir, sock, stop, stderr := agent.global, agent.dataDir, agent.sock, agent.stop, agent.stderr
 
 	wctx, wcancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer wcancel()
@@ -190,7 +160,7 @@ func TestMetricsBindFailureDoesNotStopTheAgent(t *testing.T) {
 	cfg := fmt.Sprintf("[coordinator]\nurl = \"ws://127.0.0.1:9/provider/connect\"\nallow_insecure = true\n[identity]\nkeyring = \"file\"\n[observability]\nprometheus_addr = %q\n", busy.Addr().String())
 	os.WriteFile(cfgPath, []byte(cfg), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
+	var stderr lockedBuffer
 	exited := make(chan int, 1)
 	go func() {
 		exited <- Run(ctx, []string{"--config", cfgPath, "--data-dir", filepath.Join(dir, "data"), "run", "--headless", "--api", filepath.Join(dir, "s.sock")}, io.Discard, &stderr)
@@ -252,24 +222,6 @@ func readZip(t *testing.T, path string) map[string]string {
 		files[f.Name] = string(b)
 	}
 	return files
-}
-
-// syncBuffer is a bytes.Buffer safe to read while the agent writes its log.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestEnrollmentCodeFromTheEnvironment(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"usepod.ai/agent/ui/tray/traytest"
+	"usepod.ai/agent/ui/desktoptest"
 )
 
 // The tray as a Linux desktop sees it: on a private session bus with a
@@ -22,13 +22,13 @@ func TestTrayOverDBus(t *testing.T) {
 	agent, replayBin := binaries(t)
 	backend := startReplayBackend(t, replayBin)
 	coord, coordURL := startCoordinator(t)
-	bus := traytest.StartSessionBus(t)
-	conn := traytest.ConnectBus(t, bus)
-	watcher := traytest.ServeWatcher(t, conn)
+	bus := desktoptest.StartSessionBus(t)
+	conn := desktoptest.ConnectBus(t, bus)
+	watcher := desktoptest.ServeWatcher(t, conn)
 	s := newDesktopSession(t, bus, backend)
 
 	app := s.runApp(t, agent, coordURL)
-	var reg traytest.Registration
+	var reg desktoptest.Registration
 	select {
 	case reg = <-watcher.Registered:
 	case <-app.done:
@@ -39,7 +39,7 @@ func TestTrayOverDBus(t *testing.T) {
 	if pid, err := watcher.PID(reg); err != nil || pid != app.cmd.Process.Pid {
 		t.Fatalf("tray item registered by pid %d (%v), want the app's %d", pid, err, app.cmd.Process.Pid)
 	}
-	menu := traytest.Menu(t, conn, reg)
+	menu := desktoptest.Menu(t, conn, reg)
 
 	p, caps, i := waitProvider(t, coord)
 	if got := caps.ModelIDs(); !slices.Equal(got, []string{"tiny"}) {
@@ -47,17 +47,17 @@ func TestTrayOverDBus(t *testing.T) {
 	}
 	// Wait for the menu of a connected agent: it says so in its status line
 	// and offers Pause. It changes only with the state, so its ids hold.
-	items := traytest.WaitMenu(t, menu, "a connected agent's menu", func(items []traytest.MenuEntry) bool {
+	items := desktoptest.WaitMenu(t, menu, "a connected agent's menu", func(items []desktoptest.MenuEntry) bool {
 		status := items[0].Label
 		return (strings.HasPrefix(status, "Waiting for jobs") || strings.HasPrefix(status, "Earning")) &&
-			traytest.FindLabel(items, "Pause earning") != nil
+			desktoptest.FindLabel(items, "Pause earning") != nil
 	})
-	pause := traytest.FindLabel(items, "Pause earning")
+	pause := desktoptest.FindLabel(items, "Pause earning")
 	if !pause.Enabled {
 		t.Fatal("Pause earning is disabled")
 	}
 
-	traytest.Click(t, menu, pause)
+	desktoptest.Click(t, menu, pause)
 
 	caps, _ = waitCapabilities(t, p, i+1)
 	if len(caps.Models) != 0 {
@@ -69,10 +69,10 @@ func TestTrayOverDBus(t *testing.T) {
 		t.Errorf("session end after Pause earning = %v, want a normal closure", err)
 	}
 	app.waitOutput(t, stateIs("paused"), "state=paused")
-	items = traytest.WaitMenu(t, menu, "the paused menu", func(items []traytest.MenuEntry) bool {
-		return traytest.FindLabel(items, "Start earning") != nil
+	items = desktoptest.WaitMenu(t, menu, "the paused menu", func(items []desktoptest.MenuEntry) bool {
+		return desktoptest.FindLabel(items, "Start earning") != nil
 	})
-	if traytest.FindLabel(items, "Pause earning") != nil || !strings.HasPrefix(items[0].Label, "Paused") {
+	if desktoptest.FindLabel(items, "Pause earning") != nil || !strings.HasPrefix(items[0].Label, "Paused") {
 		t.Errorf("paused menu = %v", items)
 	}
 
@@ -80,9 +80,9 @@ func TestTrayOverDBus(t *testing.T) {
 	if strings.Contains(app.out.String(), `msg="dashboard opened"`) {
 		t.Error("the app opened its dashboard by itself although a tray shows its icon")
 	}
-	traytest.Click(t, menu, traytest.FindLabel(items, "Open dashboard"))
+	desktoptest.Click(t, menu, desktoptest.FindLabel(items, "Open dashboard"))
 	waitWindow(t, s.display, "Use Pod Agent")
-	traytest.Click(t, menu, traytest.FindLabel(items, "Quit"))
+	desktoptest.Click(t, menu, desktoptest.FindLabel(items, "Quit"))
 	select {
 	case <-app.done:
 	case <-time.After(30 * time.Second):

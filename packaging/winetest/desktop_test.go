@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"usepod.ai/agent/ui/desktoptest"
 )
 
 // The desktop start, as a double-click starts it: under Xvfb the .exe's
@@ -22,7 +24,7 @@ import (
 // taking the dashboard with it. The screenshots go to
 // $USEPOD_SCREENSHOT_DIR, else screenshots/ at the module root.
 func TestDesktopTrayDashboardQuit(t *testing.T) {
-	display := startXvfb(t)
+	display := desktoptest.StartXvfb(t, 140, 170)
 	backend := startReplayBackend(t)
 	coord, coordURL := startCoordinator(t)
 	cfg := winPath(writeConfig(t, backend))
@@ -379,7 +381,7 @@ func toggleStartAtLogin(t testing.TB, display string, tray window, shot string) 
 // .exe shows a window saying what is wrong and what to do, and exits 2 (a
 // bad settings file, as on the command line) when it is closed.
 func TestFailedStartShowsAWindow(t *testing.T) {
-	display := startXvfb(t)
+	display := desktoptest.StartXvfb(t, 140, 170)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "agent.toml")
 	if err := os.WriteFile(cfg, []byte("[limits]\nmax_concurrent = 0\n"), 0o600); err != nil {

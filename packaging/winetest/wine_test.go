@@ -12,13 +12,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -366,56 +364,6 @@ func serveOneJob(t testing.TB, p *localcoord.Provider, id string) {
 	if res.Done.Tokens.Input == 0 || res.Done.Tokens.Output == 0 || res.Chunks == 0 {
 		t.Fatalf("job_done %+v after %d chunks: want tokens both ways", res.Done.Tokens, res.Chunks)
 	}
-}
-
-// freeDisplay starts Xvfb on the first free display from :140 and returns it.
-func startXvfb(t testing.TB) string {
-	t.Helper()
-	for n := 140; n <= 170; n++ {
-		sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
-		if !displayFree(n) {
-			continue
-		}
-		display := fmt.Sprintf(":%d", n)
-		p := start(t, "Xvfb", exec.Command("Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset"))
-		deadline := time.Now().Add(wait)
-		for !p.exited() && time.Now().Before(deadline) {
-			if c, err := net.Dial("unix", sock); err == nil {
-				c.Close()
-				return display
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	t.Fatal("no free X display from :140 to :170")
-	return ""
-}
-
-// displayFree reports whether X display n can be used. What an X server
-// that died without cleaning up left behind (a lock file naming a process
-// that is gone, a socket nobody answers on) is removed: such leftovers
-// would otherwise take the display for good.
-func displayFree(n int) bool {
-	lock := fmt.Sprintf("/tmp/.X%d-lock", n)
-	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
-	if b, err := os.ReadFile(lock); err == nil {
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 0 {
-			return false // not a lock file we understand: leave it
-		}
-		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
-			return false // its server runs
-		}
-		os.Remove(lock)
-		os.Remove(sock)
-		return true
-	}
-	if c, err := net.Dial("unix", sock); err == nil {
-		c.Close()
-		return false
-	}
-	os.Remove(sock)
-	return true
 }
 
 // lockedBuffer is a bytes.Buffer safe for concurrent use.

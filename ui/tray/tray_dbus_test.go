@@ -19,7 +19,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"usepod.ai/agent/ui/tray/traytest"
+	"usepod.ai/agent/ui/desktoptest"
 )
 
 // wait bounds every wait for the child; generous for a loaded machine.
@@ -30,14 +30,14 @@ const wait = 20 * time.Second
 // through com.canonical.dbusmenu) follows the engine, and Quit drains
 // before Run returns.
 func TestTrayOverDBus(t *testing.T) {
-	bus := traytest.StartSessionBus(t)
+	bus := desktoptest.StartSessionBus(t)
 	t.Setenv("DBUS_SESSION_BUS_ADDRESS", bus)
-	conn := traytest.ConnectBus(t, bus)
+	conn := desktoptest.ConnectBus(t, bus)
 
 	if HostPresent() {
 		t.Error("HostPresent is true on a bus without a StatusNotifierWatcher")
 	}
-	w := traytest.ServeWatcher(t, conn)
+	w := desktoptest.ServeWatcher(t, conn)
 	if !HostPresent() {
 		t.Error("HostPresent is false with a watcher that has a host")
 	}
@@ -60,7 +60,7 @@ func TestTrayOverDBus(t *testing.T) {
 
 	// Before the first snapshot the menu is a connecting agent's, like
 	// today's.
-	traytest.WaitMenu(t, menu, "the connecting menu", func(m []traytest.MenuEntry) bool { return m[0].Label == "Connecting… · 0.000000 USDC today" })
+	desktoptest.WaitMenu(t, menu, "the connecting menu", func(m []desktoptest.MenuEntry) bool { return m[0].Label == "Connecting… · 0.000000 USDC today" })
 	// systray bumps the menu's revision by itself once, 150 ms after the
 	// first GetLayout (a workaround for libdbusmenu-gtk3); let that pass
 	// before the revision is counted below.
@@ -68,7 +68,7 @@ func TestTrayOverDBus(t *testing.T) {
 	icon := waitIcon(t, item, "an icon", func([]byte) bool { return true })
 
 	c.send(t, "snap waiting")
-	items := traytest.WaitMenu(t, menu, "the waiting menu", func(m []traytest.MenuEntry) bool {
+	items := desktoptest.WaitMenu(t, menu, "the waiting menu", func(m []desktoptest.MenuEntry) bool {
 		return m[0].Label == "Waiting for jobs · 0.048213 USDC today"
 	})
 	if got, want := visibleLabels(items), []string{"Waiting for jobs · 0.048213 USDC today", "Pause earning", "Open dashboard", "Settings…", "Quit"}; !slices.Equal(got, want) {
@@ -77,20 +77,20 @@ func TestTrayOverDBus(t *testing.T) {
 	if items[0].Enabled {
 		t.Error("the status line is clickable")
 	}
-	if e := traytest.FindLabel(items, "Show log"); e == nil || e.Visible {
+	if e := desktoptest.FindLabel(items, "Show log"); e == nil || e.Visible {
 		t.Errorf("Show log = %+v, want a hidden item while the engine runs", e)
 	}
 
-	traytest.Click(t, menu, traytest.FindLabel(items, "Pause earning"))
+	desktoptest.Click(t, menu, desktoptest.FindLabel(items, "Pause earning"))
 	c.expect(t, "pause")
 
 	c.send(t, "snap paused")
-	items = traytest.WaitMenu(t, menu, "the paused menu", func(m []traytest.MenuEntry) bool { return traytest.FindLabel(m, "Start earning") != nil })
-	if items[0].Label != "Paused · 0.048213 USDC today" || traytest.FindLabel(items, "Pause earning") != nil {
+	items = desktoptest.WaitMenu(t, menu, "the paused menu", func(m []desktoptest.MenuEntry) bool { return desktoptest.FindLabel(m, "Start earning") != nil })
+	if items[0].Label != "Paused · 0.048213 USDC today" || desktoptest.FindLabel(items, "Pause earning") != nil {
 		t.Errorf("paused menu = %v", items)
 	}
 	waitIcon(t, item, "the paused icon", func(pix []byte) bool { return !bytes.Equal(pix, icon) })
-	traytest.Click(t, menu, traytest.FindLabel(items, "Start earning"))
+	desktoptest.Click(t, menu, desktoptest.FindLabel(items, "Start earning"))
 	c.expect(t, "start")
 
 	// The menu changes only where what it shows changes: two more Paused
@@ -100,14 +100,14 @@ func TestTrayOverDBus(t *testing.T) {
 	c.send(t, "snap paused")
 	c.send(t, "snap paused")
 	c.send(t, "snap waiting")
-	traytest.WaitMenu(t, menu, "the waiting menu again", func(m []traytest.MenuEntry) bool { return traytest.FindLabel(m, "Pause earning") != nil })
+	desktoptest.WaitMenu(t, menu, "the waiting menu again", func(m []desktoptest.MenuEntry) bool { return desktoptest.FindLabel(m, "Pause earning") != nil })
 	if after := revision(t, menu); after != before+2 {
 		t.Errorf("menu revision went from %d to %d for one change of two labels; the menu is rebuilt or updated needlessly", before, after)
 	}
 
-	traytest.Click(t, menu, traytest.FindLabel(items, "Settings…"))
+	desktoptest.Click(t, menu, desktoptest.FindLabel(items, "Settings…"))
 	c.expect(t, "settings")
-	traytest.Click(t, menu, traytest.FindLabel(items, "Open dashboard"))
+	desktoptest.Click(t, menu, desktoptest.FindLabel(items, "Open dashboard"))
 	c.expect(t, "dashboard")
 	if err := item.Call("org.kde.StatusNotifierItem.Activate", 0, int32(0), int32(0)).Err; err != nil {
 		t.Fatalf("Activate (a click on the icon): %v", err)
@@ -117,29 +117,33 @@ func TestTrayOverDBus(t *testing.T) {
 	// The engine stops for good: the status line says why, Start/Pause is
 	// off, and the log is one click away.
 	c.send(t, "fail the earnings database is locked by another copy of the agent")
-	items = traytest.WaitMenu(t, menu, "the stopped menu", func(m []traytest.MenuEntry) bool { return strings.HasPrefix(m[0].Label, "Stopped") })
+	// The items change one D-Bus update at a time: wait for all of them.
+	items = desktoptest.WaitMenu(t, menu, "the stopped menu", func(m []desktoptest.MenuEntry) bool {
+		pause, showLog := desktoptest.FindLabel(m, "Pause earning"), desktoptest.FindLabel(m, "Show log")
+		return strings.HasPrefix(m[0].Label, "Stopped") && (pause == nil || !pause.Enabled) && showLog != nil && showLog.Visible
+	})
 	if got := items[0].Label; got != "Stopped: the earnings database is locked by another copy of the agent" {
 		t.Errorf("status = %q", got)
 	}
-	if e := traytest.FindLabel(items, "Pause earning"); e == nil || e.Enabled {
+	if e := desktoptest.FindLabel(items, "Pause earning"); e == nil || e.Enabled {
 		t.Errorf("Start/Pause = %+v, want a disabled item", e)
 	}
-	showLog := traytest.FindLabel(items, "Show log")
+	showLog := desktoptest.FindLabel(items, "Show log")
 	if showLog == nil || !showLog.Visible || !showLog.Enabled {
 		t.Fatalf("Show log = %+v, want a visible item", showLog)
 	}
-	traytest.Click(t, menu, showLog)
+	desktoptest.Click(t, menu, showLog)
 	c.expect(t, "showlog")
 
 	// Quit: Actions.Quit runs, the item says so, and Run returns only after
 	// Actions.Quit has.
-	traytest.Click(t, menu, traytest.FindLabel(items, "Quit"))
+	desktoptest.Click(t, menu, desktoptest.FindLabel(items, "Quit"))
 	c.expect(t, "quit")
-	items = traytest.WaitMenu(t, menu, "the quitting menu", func(m []traytest.MenuEntry) bool { return traytest.FindLabel(m, "Quitting…") != nil })
-	if e := traytest.FindLabel(items, "Quitting…"); e.Enabled {
+	items = desktoptest.WaitMenu(t, menu, "the quitting menu", func(m []desktoptest.MenuEntry) bool { return desktoptest.FindLabel(m, "Quitting…") != nil })
+	if e := desktoptest.FindLabel(items, "Quitting…"); e.Enabled {
 		t.Error("Quitting… is clickable")
 	}
-	traytest.Click(t, menu, traytest.FindLabel(items, "Quitting…")) // a second click starts no second quit
+	desktoptest.Click(t, menu, desktoptest.FindLabel(items, "Quitting…")) // a second click starts no second quit
 	c.quiet(t, 300*time.Millisecond)
 	c.send(t, "drained")
 	c.expect(t, "returned <nil>")
@@ -152,16 +156,16 @@ func TestTrayOverDBus(t *testing.T) {
 // updates the menu on its closed D-Bus connection; the tray must not let
 // it).
 func TestTrayStopsWithContext(t *testing.T) {
-	bus := traytest.StartSessionBus(t)
-	conn := traytest.ConnectBus(t, bus)
-	w := traytest.ServeWatcher(t, conn)
+	bus := desktoptest.StartSessionBus(t)
+	conn := desktoptest.ConnectBus(t, bus)
+	w := desktoptest.ServeWatcher(t, conn)
 	for i := range 5 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			c := startChild(t, bus)
 			reg := c.registration(t, w)
 			menu := conn.Object(reg.BusName, "/StatusNotifierItem/menu")
 			c.send(t, "snap waiting")
-			traytest.WaitMenu(t, menu, "the waiting menu", func(m []traytest.MenuEntry) bool { return traytest.FindLabel(m, "Pause earning") != nil })
+			desktoptest.WaitMenu(t, menu, "the waiting menu", func(m []desktoptest.MenuEntry) bool { return desktoptest.FindLabel(m, "Pause earning") != nil })
 
 			stopped := make(chan struct{})
 			go func() { // the engine keeps publishing through the quit
@@ -348,7 +352,7 @@ func (c *child) exited(t *testing.T) {
 }
 
 // registration waits for the child's item to register with the watcher.
-func (c *child) registration(t *testing.T, w *traytest.Watcher) traytest.Registration {
+func (c *child) registration(t *testing.T, w *desktoptest.Watcher) desktoptest.Registration {
 	t.Helper()
 	for {
 		select {
@@ -386,7 +390,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func visibleLabels(items []traytest.MenuEntry) []string {
+func visibleLabels(items []desktoptest.MenuEntry) []string {
 	var out []string
 	for _, e := range items {
 		if e.Visible {
@@ -398,7 +402,7 @@ func visibleLabels(items []traytest.MenuEntry) []string {
 
 func revision(t *testing.T, menu dbus.BusObject) uint32 {
 	t.Helper()
-	_, rev, err := traytest.ReadMenu(menu)
+	_, rev, err := desktoptest.ReadMenu(menu)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,17 +1,21 @@
-// Package traytest is a Linux desktop's side of the tray, for tests: a
-// private D-Bus session bus, a minimal org.kde.StatusNotifierWatcher as a
+// Package desktoptest is a private Linux desktop for tests: an X display
+// (Xvfb), a D-Bus session bus, a minimal org.kde.StatusNotifierWatcher as a
 // panel runs one, and the com.canonical.dbusmenu calls a panel makes to read
-// and click an item's menu. The tray's own tests and the app's end-to-end
-// tests drive the real tray through it.
-package traytest
+// and click an item's menu. The tray's own tests, the app's end-to-end tests
+// and the wine tests drive the real programs through it.
+package desktoptest
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +25,87 @@ import (
 
 // Wait bounds each wait on the bus or the menu.
 const Wait = 20 * time.Second
+
+// StartXvfb starts a private X server on the first free display from first
+// to last and returns its DISPLAY. The test's end stops it with SIGTERM, so
+// that it removes its lock file and socket; it dies with the test binary.
+func StartXvfb(t testing.TB, first, last int) string {
+	t.Helper()
+	xvfb, err := exec.LookPath("Xvfb")
+	if err != nil {
+		t.Fatalf("Xvfb is needed for this test (apt-get install xvfb): %v", err)
+	}
+	for n := first; n <= last; n++ {
+		if !DisplayFree(n) {
+			continue
+		}
+		display, sock := fmt.Sprintf(":%d", n), fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+		cmd := exec.Command(xvfb, display, "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset")
+		var out lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start Xvfb: %v", err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				cmd.Process.Kill()
+				<-done
+			}
+		})
+		for deadline := time.Now().Add(Wait); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			select {
+			case <-done:
+				deadline = time.Time{} // exited: another run took the display; try the next
+				continue
+			default:
+			}
+			if c, err := net.Dial("unix", sock); err == nil {
+				c.Close()
+				return display
+			}
+		}
+		select {
+		case <-done:
+		default:
+			t.Fatalf("Xvfb %s did not open %s within %v:\n%s", display, sock, Wait, out.String())
+		}
+	}
+	t.Fatalf("no free X display from :%d to :%d", first, last)
+	return ""
+}
+
+// DisplayFree reports whether X display n can be used. What an X server
+// that died without cleaning up left behind (a lock file naming a process
+// that is gone, a socket nobody answers on) is removed: such leftovers
+// would otherwise take the display for good.
+func DisplayFree(n int) bool {
+	lock := fmt.Sprintf("/tmp/.X%d-lock", n)
+	sock := fmt.Sprintf("/tmp/.X11-unix/X%d", n)
+	if b, err := os.ReadFile(lock); err == nil {
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 0 {
+			return false // not a lock file we understand: leave it
+		}
+		if err := syscall.Kill(pid, 0); err == nil || errors.Is(err, syscall.EPERM) {
+			return false // its server runs
+		}
+		os.Remove(lock)
+		os.Remove(sock)
+		return true
+	}
+	if c, err := net.Dial("unix", sock); err == nil {
+		c.Close()
+		return false
+	}
+	os.Remove(sock)
+	return true
+}
 
 // StartSessionBus runs a private dbus-daemon until the test ends and
 // returns its address.
