@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"usepod.ai/agent/core/internal/rawsock"
 )
 
 // heldConn is the coordinator socket under the WebSocket (under TLS for
@@ -110,10 +112,9 @@ func holdingClient(c *http.Client) (*http.Client, *dialedConn) {
 		return c, d
 	}
 	t := base.Clone()
-	dial := t.DialContext
-	if dial == nil {
-		dial = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-	}
+	// The socket reads and writes without waking the runtime's monitor
+	// thread for every batch (see rawsock).
+	dial := rawsock.Dialer(t.DialContext)
 	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		conn, err := dial(ctx, network, addr)
 		if err != nil {

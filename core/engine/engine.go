@@ -17,6 +17,7 @@ import (
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/coordinator"
 	"usepod.ai/agent/core/identity"
+	"usepod.ai/agent/core/internal/rawsock"
 	"usepod.ai/agent/core/jobs"
 	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/core/policy"
@@ -461,8 +462,11 @@ func agentVersion() string { return version.Version }
 // timeout (a job's deadline bounds it), and enough idle connections kept per
 // server that a burst of jobs reuses them instead of dialling each anew
 // (the default keeps two), which shortens every job's time to first token.
+// Its sockets read and write without waking the runtime's monitor thread
+// for every chunk (see rawsock).
 func newBackendClient() *http.Client {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.DialContext = rawsock.Dialer(t.DialContext)
 	t.MaxIdleConns = 2 * maxIdlePerServer
 	t.MaxIdleConnsPerHost = maxIdlePerServer
 	t.IdleConnTimeout = 90 * time.Second
