@@ -109,7 +109,8 @@ bench-procs: build-headless ## the built agent, a paced SSE server and a coordin
 	@mkdir -p $(BENCH_DIR)
 	$(GO) build -o $(BENCH_DIR)/pacedsse ./core/relaybench/pacedsse
 	$(GO) build -o $(BENCH_DIR)/procbench ./core/relaybench/procbench
-	$(BENCH_DIR)/procbench -agent $(BIN)-headless -sse $(BENCH_DIR)/pacedsse \
+	$(GO) build -o $(BENCH_DIR)/tcprelay ./core/relaybench/tcprelay
+	$(BENCH_DIR)/procbench -agent $(BIN)-headless -sse $(BENCH_DIR)/pacedsse -floor $(BENCH_DIR)/tcprelay \
 		-cpuprofile $(abspath $(BENCH_DIR))/agent-cpu.prof -trace $(abspath $(BENCH_DIR))/agent.trace
 	@echo "profiles: go tool pprof -top $(BIN)-headless $(BENCH_DIR)/agent-cpu.prof; go tool trace $(BENCH_DIR)/agent.trace"
 

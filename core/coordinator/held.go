@@ -11,74 +11,47 @@ import (
 )
 
 // heldConn is the coordinator socket under the WebSocket (under TLS for
-// wss://). The library flushes every message to the socket: one system
-// call per frame, the largest part of the relay's CPU with many streams.
-// While the session's writer holds the socket, those flushes gather in
-// memory instead, and release sends the whole batch in one write, in the
-// order the frames were written. Writes of other goroutines (the
-// library's pongs, pings, the close frame) join the batch when they come
-// while it is held, and go straight out otherwise.
+// wss://). The session writes its batches of frames to it itself, each
+// batch in one write (see frameWriter); the library writes its control
+// frames (pings, pongs, the close frame) through Write. One lock orders
+// the two, so frames never interleave: the library's control frames are
+// small enough to reach Write whole, in one call.
 type heldConn struct {
 	net.Conn
 
-	mu      sync.Mutex // guards holding, buf and deadlineSet; held across socket writes so they keep their order
-	holding bool
-	buf     []byte
-	// deadlineSet is when release last set the socket's write deadline
+	mu sync.Mutex // guards deadlineSet; held across socket writes so they keep their order
+	// deadlineSet is when writeBatch last set the socket's write deadline
 	// (zero: no deadline is set). Setting it costs a lock and a timer
 	// update in the runtime, a few per cent of the relay's CPU when done
-	// for every batch, so release renews it only when a quarter of the
+	// for every batch, so writeBatch renews it only when a quarter of the
 	// timeout has passed.
 	deadlineSet time.Time
 }
 
-// maxHeldBuf is the largest batch buffer kept for the next batch.
-const maxHeldBuf = 1 << 20
-
+// Write is the library's: its control frames go without a deadline, as
+// they did before batches left theirs in place.
 func (c *heldConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.holding {
-		c.buf = append(c.buf, p...)
-		return len(p), nil
-	}
 	if !c.deadlineSet.IsZero() {
-		// Writes of the library outside a batch go without a deadline,
-		// as before batches left theirs in place.
 		c.Conn.SetWriteDeadline(time.Time{})
 		c.deadlineSet = time.Time{}
 	}
 	return c.Conn.Write(p)
 }
 
-// hold starts gathering writes.
-func (c *heldConn) hold() {
-	c.mu.Lock()
-	c.holding = true
-	c.mu.Unlock()
-}
-
-// release writes what was gathered in one write, bounded by timeout (at
-// least three quarters of it: the deadline is renewed when a quarter has
-// passed), and stops gathering. It blocks until the bytes are in the
-// kernel's buffer.
-func (c *heldConn) release(timeout time.Duration) error {
+// writeBatch writes b, whole frames back to back, in one write bounded by
+// timeout (at least three quarters of it: the deadline is renewed when a
+// quarter has passed). It blocks until the bytes are in the kernel's
+// buffer.
+func (c *heldConn) writeBatch(b []byte, timeout time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.holding = false
-	if len(c.buf) == 0 {
-		return nil
-	}
 	if now := time.Now(); c.deadlineSet.IsZero() || now.Sub(c.deadlineSet) > timeout/4 {
 		c.Conn.SetWriteDeadline(now.Add(timeout))
 		c.deadlineSet = now
 	}
-	_, err := c.Conn.Write(c.buf)
-	if cap(c.buf) > maxHeldBuf {
-		c.buf = nil
-	} else {
-		c.buf = c.buf[:0]
-	}
+	_, err := c.Conn.Write(b)
 	return err
 }
 

@@ -42,11 +42,7 @@ func TestHeldConnWriteDeadline(t *testing.T) {
 	c := &heldConn{Conn: client}
 	const timeout = 50 * time.Millisecond
 
-	batch := func(p []byte) error {
-		c.hold()
-		c.Write(p)
-		return c.release(timeout)
-	}
+	batch := func(p []byte) error { return c.writeBatch(p, timeout) }
 	if err := batch([]byte("first")); err != nil {
 		t.Fatalf("first batch: %v", err)
 	}

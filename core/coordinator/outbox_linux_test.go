@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"usepod.ai/agent/core/localcoord"
 )
@@ -33,13 +34,9 @@ func writeSyscalls(t *testing.T) int64 {
 	return 0
 }
 
-// TestChunksReadyTogetherLeaveInOneWrite: when the chunks of many jobs
-// arrive together (the poller wakes their goroutines in one go), the
-// first sender yields before it writes, the others queue behind it, and
-// the batch leaves in a few socket writes instead of one per chunk. On
-// one P nothing runs in parallel, so without the yield every sender would
-// find the token free and write its own frame: 256 writes.
-func TestChunksReadyTogetherLeaveInOneWrite(t *testing.T) {
+// sendTogether releases 256 goroutines at once, each sending one chunk,
+// on one P, and returns how many socket writes carried them.
+func sendTogether(t *testing.T, tune func(*Session)) (writes int64) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	coord, url := startCoord(t, localcoord.Options{})
 	ctx := t.Context()
@@ -47,13 +44,13 @@ func TestChunksReadyTogetherLeaveInOneWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tune(s)
 	p, _ := coord.Next(ctx)
 	go s.Run(ctx, recordingHandler{})
 
-	const jobs = 256
 	start := make(chan struct{})
 	var ready, wg sync.WaitGroup
-	for j := range jobs {
+	for j := range togetherJobs {
 		ready.Add(1)
 		wg.Go(func() {
 			enc := NewChunkEncoder(fmt.Sprintf("job-%d", j))
@@ -68,13 +65,41 @@ func TestChunksReadyTogetherLeaveInOneWrite(t *testing.T) {
 	w0 := writeSyscalls(t)
 	close(start)
 	wg.Wait()
-	writes := writeSyscalls(t) - w0
+	writes = writeSyscalls(t) - w0
 	s.Close()
-	if n := len(p.Frames()); n != jobs {
-		t.Fatalf("the coordinator got %d frames, want %d", n, jobs)
+	if n := len(p.Frames()); n != togetherJobs {
+		t.Fatalf("the coordinator got %d frames, want %d", n, togetherJobs)
 	}
-	t.Logf("%d chunks ready together left in %d write system calls", jobs, writes)
-	if writes > jobs/16 {
-		t.Fatalf("%d chunks ready together took %d write system calls, want at most %d", jobs, writes, jobs/16)
+	return writes
+}
+
+const togetherJobs = 256
+
+// TestChunksReadyTogetherLeaveInOneWrite: when the chunks of many jobs
+// arrive together (the poller wakes their goroutines in one go), a sender
+// yields before it writes, the others queue behind it, and the batch
+// leaves in a few socket writes instead of one per chunk. On one P nothing
+// runs in parallel, so without the yield every sender would find the
+// token free and write its own frame: 256 writes. (The yields may take
+// long here, the race detector slows every sender: the limit on a yield is
+// lifted, TestSlowYieldsStop tests it.)
+func TestChunksReadyTogetherLeaveInOneWrite(t *testing.T) {
+	writes := sendTogether(t, func(s *Session) { s.maxYield = time.Hour })
+	t.Logf("%d chunks ready together left in %d write system calls", togetherJobs, writes)
+	if writes > togetherJobs/16 {
+		t.Fatalf("%d chunks ready together took %d write system calls, want at most %d", togetherJobs, writes, togetherJobs/16)
+	}
+}
+
+// TestSlowYieldsStop: a yield that takes longer than maxYield stops the
+// senders yielding for a while, so frames are not held behind a long queue
+// of other work: here every yield is "slow", and after the first one (which
+// gathers what the scheduler runs before it comes back, about 60 senders)
+// each sender writes its own frame.
+func TestSlowYieldsStop(t *testing.T) {
+	writes := sendTogether(t, func(s *Session) { s.maxYield = time.Nanosecond })
+	t.Logf("%d chunks, yields limited: %d write system calls", togetherJobs, writes)
+	if writes < togetherJobs/2 {
+		t.Fatalf("%d chunks took %d write system calls with every yield too slow, want one each after the first yield (at least %d)", togetherJobs, writes, togetherJobs/2)
 	}
 }

@@ -93,7 +93,8 @@ func CheckURL(raw string, allowInsecure bool) error {
 // goroutine never waits for a write in progress.
 type Session struct {
 	conn         *websocket.Conn
-	held         *heldConn // the socket under the WebSocket; nil when a custom transport dialled it
+	held         *heldConn   // the socket under the WebSocket; nil when a custom transport dialled it
+	frames       frameWriter // frames batches for held; used by the write token's holder
 	providerID   string
 	log          *slog.Logger
 	writeTimeout time.Duration
@@ -117,12 +118,18 @@ type Session struct {
 	takePending bool
 
 	wtok      chan struct{} // the write token: holding it (a value in it) allows taking and writing a batch
-	wake      chan struct{} // one pending wake-up for the writer goroutine
-	closeReq  chan struct{} // closed by Close: flush, then close normally
-	closeOnce sync.Once
-	done      chan struct{} // closed when the writer has stopped
-	ctx       context.Context
-	cancel    context.CancelCauseFunc
+	lastWrite time.Time     // when the last batch written by a sender left; guarded by the write token
+	// noYieldUntil: a yield took longer than maxYield (a field, so tests
+	// can move it); senders write without yielding until then. Guarded
+	// by the write token.
+	noYieldUntil time.Time
+	maxYield     time.Duration
+	wake         chan struct{} // one pending wake-up for the writer goroutine
+	closeReq     chan struct{} // closed by Close: flush, then close normally
+	closeOnce    sync.Once
+	done         chan struct{} // closed when the writer has stopped
+	ctx          context.Context
+	cancel       context.CancelCauseFunc
 }
 
 // Connect dials the coordinator and completes the signed handshake. It
@@ -169,6 +176,7 @@ func Connect(ctx context.Context, o Options) (*Session, error) {
 		log:          o.Log,
 		writeTimeout: o.WriteTimeout,
 		keepalive:    newKeepalive(o.PingInterval, o.PongTimeout),
+		maxYield:     maxYield,
 		wtok:         make(chan struct{}, 1),
 		wake:         make(chan struct{}, 1),
 		closeReq:     make(chan struct{}),
@@ -357,17 +365,29 @@ func (s *Session) writeOrHandOff() error {
 		s.wakeWriter()
 		return nil
 	}
-	// Yield once before taking the outbox. The jobs whose chunks arrived
-	// together with this one (the poller wakes them in one go) are ready
-	// to run: they queue their frames first, see takePending and go back
-	// to reading, and the batch leaves in one write instead of one each.
-	// It costs a fraction of a microsecond and no timer; no goroutine
-	// waits for anything but already-runnable work.
-	s.mu.Lock()
-	s.takePending = true
-	s.mu.Unlock()
-	runtime.Gosched()
+	// While frames come fast, yield once before taking the outbox. The
+	// jobs whose chunks arrived together with this one (the poller wakes
+	// them in one go) are ready to run: they queue their frames first, see
+	// takePending and go back to reading, and the batch leaves in one
+	// write instead of one each. No timer, and nothing waits for anything
+	// but already-runnable work. On a quiet link there is nobody to wait
+	// for, and the yield would only wake an idle thread (the scheduler
+	// does when a goroutine yields): the frame goes at once.
+	if now := time.Now(); now.Sub(s.lastWrite) < busyWindow && now.After(s.noYieldUntil) {
+		s.mu.Lock()
+		s.takePending = true
+		s.mu.Unlock()
+		runtime.Gosched()
+		// A yield goes behind everything runnable. When that is a lot (a
+		// burst of job starts or ends, the ledger writing hundreds of
+		// jobs), the frames queued behind this one would wait for all of
+		// it: stop yielding for a while, and let each sender write.
+		if back := time.Now(); back.Sub(now) > s.maxYield {
+			s.noYieldUntil = back.Add(noYieldFor)
+		}
+	}
 	_, err := s.writeNext()
+	s.lastWrite = time.Now()
 	<-s.wtok
 	if err != nil {
 		s.fail(err)
@@ -381,6 +401,20 @@ func (s *Session) writeOrHandOff() error {
 	}
 	return nil
 }
+
+// busyWindow: a sender that takes the write token within this time of the
+// previous batch yields first to gather the frames of other jobs. At 256
+// streams × 50 chunks/s a chunk arrives every 80 µs on average, often
+// several at once; at one stream, every 20 ms.
+const busyWindow = 200 * time.Microsecond
+
+// maxYield is the longest a yield may take before senders stop yielding
+// for noYieldFor: longer, and gathering frames costs them more latency
+// than the system calls it saves are worth.
+const (
+	maxYield   = 250 * time.Microsecond
+	noYieldFor = 20 * time.Millisecond
+)
 
 // reserve waits until the outbox has room and returns with s.mu held, or
 // returns an error without it.
@@ -519,9 +553,9 @@ func (s *Session) writeNext() (bool, error) {
 }
 
 // writeBatch writes frames (back to back in batch, lengths in sizes) as
-// WebSocket text messages. With the socket held, the library's per-message
-// flushes land in memory and the batch leaves in one write, bounded by the
-// write timeout.
+// WebSocket text messages. With the socket held, the session frames them
+// itself and the batch leaves in one write, bounded by the write timeout;
+// otherwise (a custom transport) the library writes them one by one.
 func (s *Session) writeBatch(batch []byte, sizes []int) error {
 	if s.held == nil {
 		ctx, cancel := context.WithTimeout(s.ctx, s.writeTimeout)
@@ -534,17 +568,7 @@ func (s *Session) writeBatch(batch []byte, sizes []int) error {
 		}
 		return nil
 	}
-	s.held.hold()
-	for _, n := range sizes {
-		// No deadline here: these writes only fill memory. The socket
-		// write in release carries the deadline.
-		if err := s.conn.Write(context.Background(), websocket.MessageText, batch[:n]); err != nil {
-			s.held.release(s.writeTimeout)
-			return fmt.Errorf("write frame: %w", err)
-		}
-		batch = batch[n:]
-	}
-	if err := s.held.release(s.writeTimeout); err != nil {
+	if err := s.held.writeBatch(s.frames.frames(batch, sizes), s.writeTimeout); err != nil {
 		return fmt.Errorf("write frames: %w", err)
 	}
 	return nil

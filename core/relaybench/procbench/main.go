@@ -84,6 +84,8 @@ func main() {
 	idle := flag.Duration("idle", 16*time.Second, "idle measurement (0: skip)")
 	cpuprofile := flag.String("cpuprofile", "", "write the agent's CPU profile here (USEPOD_CPUPROFILE)")
 	trace := flag.String("trace", "", "write the agent's runtime trace of the largest run here (USEPOD_TRACE)")
+	floorBin := flag.String("floor", "", "the tcprelay binary: also measure what a bare process in the middle adds (the machine's floor under the relay's added latency)")
+	flag.DurationVar(&timeline, "timeline", 0, "also print chunk latency p50/p99 per window of this length (e.g. 250ms) for each run")
 	flag.StringVar(&agentEnv, "agent-env", "", "extra VAR=value for the agent, comma-separated (experiments, e.g. GOGC=200)")
 	harnessGC := flag.Bool("harness-gc", false, "let this process collect garbage at the default pace (the agent's tail then includes the harness's collections)")
 	flag.Parse()
@@ -121,6 +123,9 @@ func main() {
 		}
 		counts = append(counts, n)
 		b.streams(ctx, rep, n, params{Chunks: *chunks, IntervalUs: 1e6 / *cps, Pad: 24})
+	}
+	if *floorBin != "" {
+		floor(ctx, rep, *floorBin, sseURL, *ttfcJobs, slices.Max(counts), params{Chunks: *chunks, IntervalUs: 1e6 / *cps, Pad: 24})
 	}
 	_, rss := statCPU(b.agent.pid())
 	rep.add("agent peak RSS (VmHWM)", fmt.Sprintf("%.1f MiB", float64(rss)/1024), "", "", "≤ 40 MB")
@@ -262,6 +267,7 @@ func (b *bench) streams(ctx context.Context, rep *report, n int, pr params) {
 		fatal(firstErr)
 	}
 	var agentLat, agentReq, agentSteady, agentMiddle []time.Duration
+	var agentAt []time.Duration // when each chunk of agentLat was written, since the starts
 	middleEnd := time.Duration(pr.Chunks*pr.IntervalUs)*time.Microsecond - settle
 	var frames int
 	seenFirst := map[string]bool{}
@@ -273,6 +279,7 @@ func (b *bench) streams(ctx context.Context, rep *report, n int, pr params) {
 		data, _ := localcoord.ChunkPayload(f)
 		for _, t := range stamps(data) {
 			agentLat = append(agentLat, f.At.Sub(time.Unix(0, t)))
+			agentAt = append(agentAt, time.Unix(0, t).Sub(wall0))
 			if since := time.Unix(0, t).Sub(wall0); since > settle {
 				agentSteady = append(agentSteady, f.At.Sub(time.Unix(0, t)))
 				if since < middleEnd {
@@ -299,7 +306,7 @@ func (b *bench) streams(ctx context.Context, rep *report, n int, pr params) {
 	wg.Wait()
 	directWall := time.Since(wall0)
 	directConns := serverConns(b.sse) - conns0 - agentConns
-	var directLat, directReq, directSteady, directMiddle []time.Duration
+	var directLat, directReq, directSteady, directMiddle, directAt []time.Duration
 	for _, r := range results {
 		if r.err != nil {
 			fatal(r.err)
@@ -307,6 +314,7 @@ func (b *bench) streams(ctx context.Context, rep *report, n int, pr params) {
 		directLat = append(directLat, r.lat...)
 		directReq = append(directReq, r.toRequest)
 		for i, l := range r.lat {
+			directAt = append(directAt, r.at[i].Sub(wall0))
 			if since := r.at[i].Sub(wall0); since > settle {
 				directSteady = append(directSteady, l)
 				if since < middleEnd {
@@ -319,6 +327,9 @@ func (b *bench) streams(ctx context.Context, rep *report, n int, pr params) {
 		fatalf("%d streams: %d chunk stamps reached the coordinator, want %d", n, len(agentLat), n*pr.Chunks)
 	}
 	name := fmt.Sprintf("%d stream(s) × %d chunks at %d/s", n, pr.Chunks, 1_000_000/pr.IntervalUs)
+	if timeline > 0 {
+		printTimeline(name, timeline, agentAt, agentLat, directAt, directLat)
+	}
 	goal50, goal99 := "", ""
 	switch n {
 	case 1:
@@ -348,6 +359,95 @@ func (b *bench) streams(ctx context.Context, rep *report, n int, pr params) {
 	rep.add(name+": agent CPU per relayed chunk", fmt.Sprintf("%.1f µs, %.0f %% of it in the kernel (%.2f s, %.0f %% of a core; %d frames)",
 		float64(cpu.Microseconds())/float64(chunksRelayed), 100*(sys1-sys0).Seconds()/cpu.Seconds(), cpu.Seconds(), 100*cpu.Seconds()/agentWall.Seconds(), frames), "", "", goalCPU)
 }
+
+// floor measures what one more process adds on this machine, whatever it
+// does: tcprelay only copies bytes between two sockets, yet a chunk that
+// crosses it waits for one more process to wake up, as through the agent.
+// Time to first chunk crosses it twice (request and answer). The direct
+// client reads the server through the relay and straight, interleaved.
+func floor(ctx context.Context, rep *report, bin, sseURL string, jobs, streams int, stream params) {
+	relayURL, stop := startServer(bin, "-target", sseURL)
+	defer stop()
+	var viaFirst, directFirst []time.Duration
+	for range max(jobs, 20) {
+		for _, r := range []struct {
+			url string
+			to  *[]time.Duration
+		}{{relayURL, &viaFirst}, {sseURL, &directFirst}} {
+			d := direct(ctx, r.url, params{Chunks: 1, Pad: 24})
+			if d.err != nil {
+				fatal(d.err)
+			}
+			*r.to = append(*r.to, d.ttfb)
+		}
+	}
+	via, straight := direct(ctx, relayURL, stream), direct(ctx, sseURL, stream)
+	if via.err != nil || straight.err != nil {
+		fatal(via.err, straight.err)
+	}
+	rep.addDur("floor: time to first chunk through a bare TCP relay process, p50", pct(viaFirst, 50), pct(directFirst, 50), "")
+	rep.addDur("floor: 1 stream through a bare TCP relay process: chunk latency p50", pct(via.lat, 50), pct(straight.lat, 50), "")
+	if streams > 1 {
+		// With many streams the relay is a third process on the cores, as
+		// the agent is: the tail it adds is what sharing them costs.
+		viaMany, straightMany := directStreams(ctx, relayURL, streams, stream), directStreams(ctx, sseURL, streams, stream)
+		name := fmt.Sprintf("floor: %d streams through a bare TCP relay process: chunk latency", streams)
+		rep.addDur(name+" p50", pct(viaMany, 50), pct(straightMany, 50), "")
+		rep.addDur(name+" p99", pct(viaMany, 99), pct(straightMany, 99), "")
+	}
+}
+
+// directStreams reads n streams of url at once and returns every chunk's
+// latency.
+func directStreams(ctx context.Context, url string, n int, p params) []time.Duration {
+	results := make([]directResult, n)
+	var wg sync.WaitGroup
+	for s := range n {
+		wg.Go(func() { results[s] = direct(ctx, url, p) })
+	}
+	wg.Wait()
+	var lat []time.Duration
+	for _, r := range results {
+		if r.err != nil {
+			fatal(r.err)
+		}
+		lat = append(lat, r.lat...)
+	}
+	return lat
+}
+
+// timeline, when set (-timeline), is the window of the per-window latency
+// table printed after each run.
+var timeline time.Duration
+
+// printTimeline prints, per window of the run (by when the server wrote
+// the chunk), the chunk latency p50 and p99 through the agent and direct:
+// where in a run the tail comes from.
+func printTimeline(name string, window time.Duration, agentAt, agentLat, directAt, directLat []time.Duration) {
+	bucket := func(at, lat []time.Duration) map[int][]time.Duration {
+		m := map[int][]time.Duration{}
+		for i, a := range at {
+			m[int(a/window)] = append(m[int(a/window)], lat[i])
+		}
+		return m
+	}
+	ag, di := bucket(agentAt, agentLat), bucket(directAt, directLat)
+	last := 0
+	for k := range ag {
+		last = max(last, k)
+	}
+	fmt.Fprintf(os.Stderr, "%s, per %v of the run:\n| from | chunks | agent p50 | agent p99 | direct p50 | direct p99 |\n| --- | --- | --- | --- | --- | --- |\n", name, window)
+	for k := 0; k <= last; k++ {
+		a, d := ag[k], di[k]
+		if len(a) == 0 || len(d) == 0 {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "| %v | %d | %.3f | %.3f | %.3f | %.3f |\n", time.Duration(k)*window, len(a),
+			ms(pct(a, 50)), ms(pct(a, 99)), ms(pct(d, 50)), ms(pct(d, 99)))
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // settle is how long after a burst of job starts a chunk counts as
 // steady state, for the p99 that leaves the start-up burst out.
@@ -464,7 +564,13 @@ func startSSE(bin string) (string, func()) {
 	if bin == "" {
 		fatal("-sse: the pacedsse binary is required")
 	}
-	cmd := exec.Command(bin)
+	return startServer(bin)
+}
+
+// startServer starts a helper that prints its URL on its first line, and
+// returns the URL and how to stop it.
+func startServer(bin string, args ...string) (string, func()) {
+	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		fatal(err)
@@ -475,7 +581,7 @@ func startSSE(bin string) (string, func()) {
 	}
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
-		fatalf("pacedsse: %v", err)
+		fatalf("%s: %v", filepath.Base(bin), err)
 	}
 	return strings.TrimSpace(line), func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
 }
