@@ -366,7 +366,7 @@ func (b *bench) streams(ctx context.Context, rep *report, n int, pr params) {
 // Time to first chunk crosses it twice (request and answer). The direct
 // client reads the server through the relay and straight, interleaved.
 func floor(ctx context.Context, rep *report, bin, sseURL string, jobs, streams int, stream params) {
-	relayURL, stop := startServer(bin, "-target", sseURL)
+	relayURL, relayPID, stop := startServer(bin, "-target", sseURL)
 	defer stop()
 	var viaFirst, directFirst []time.Duration
 	for range max(jobs, 20) {
@@ -390,10 +390,15 @@ func floor(ctx context.Context, rep *report, bin, sseURL string, jobs, streams i
 	if streams > 1 {
 		// With many streams the relay is a third process on the cores, as
 		// the agent is: the tail it adds is what sharing them costs.
-		viaMany, straightMany := directStreams(ctx, relayURL, streams, stream), directStreams(ctx, sseURL, streams, stream)
+		cpu0, _ := statCPU(relayPID)
+		viaMany := directStreams(ctx, relayURL, streams, stream)
+		cpu1, _ := statCPU(relayPID)
+		straightMany := directStreams(ctx, sseURL, streams, stream)
 		name := fmt.Sprintf("floor: %d streams through a bare TCP relay process: chunk latency", streams)
 		rep.addDur(name+" p50", pct(viaMany, 50), pct(straightMany, 50), "")
 		rep.addDur(name+" p99", pct(viaMany, 99), pct(straightMany, 99), "")
+		rep.add(fmt.Sprintf("floor: %d streams through a bare TCP relay process: its CPU per chunk", streams),
+			fmt.Sprintf("%.1f µs", float64((cpu1-cpu0).Microseconds())/float64(len(viaMany))), "", "", "")
 	}
 }
 
@@ -564,12 +569,13 @@ func startSSE(bin string) (string, func()) {
 	if bin == "" {
 		fatal("-sse: the pacedsse binary is required")
 	}
-	return startServer(bin)
+	url, _, stop := startServer(bin)
+	return url, stop
 }
 
 // startServer starts a helper that prints its URL on its first line, and
 // returns the URL and how to stop it.
-func startServer(bin string, args ...string) (string, func()) {
+func startServer(bin string, args ...string) (url string, pid int, stop func()) {
 	cmd := exec.Command(bin, args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -583,7 +589,7 @@ func startServer(bin string, args ...string) (string, func()) {
 	if err != nil {
 		fatalf("%s: %v", filepath.Base(bin), err)
 	}
-	return strings.TrimSpace(line), func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
+	return strings.TrimSpace(line), cmd.Process.Pid, func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }
 }
 
 type agent struct {

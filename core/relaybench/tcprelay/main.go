@@ -1,6 +1,7 @@
 // Command tcprelay is the least a process in the middle can do: it
 // accepts connections and copies bytes both ways to a target, nothing
-// else. `procbench -floor` puts it between its direct client and the
+// else, with plain reads and writes (no splice: the agent too must read
+// the bytes to pass them on). `procbench -floor` puts it between its direct client and the
 // paced server to measure what one more process hop costs on the machine
 // (a wake-up and two socket copies), the floor under any relay's added
 // latency. It prints its URL on the first line and runs until interrupted.
@@ -51,6 +52,22 @@ func relay(c net.Conn, target string) {
 		return
 	}
 	defer t.Close()
-	go func() { io.Copy(t, c); t.(*net.TCPConn).CloseWrite() }()
-	io.Copy(c, t)
+	go func() { copyPlain(t, c); t.(*net.TCPConn).CloseWrite() }()
+	copyPlain(c, t)
+}
+
+// copyPlain copies with one read and one write per chunk of data.
+func copyPlain(dst io.Writer, src io.Reader) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
