@@ -10,6 +10,11 @@
 // the machine's clock). Agent CPU is utime+stime from /proc/<pid>/stat;
 // the idle figure uses /proc/<pid>/task/*/schedstat (nanoseconds), which a
 // 10 ms tick is too coarse for.
+//
+// With -floor it also puts tcprelay, a process that only copies bytes,
+// between the direct client and the server: what one more process costs on
+// this machine, under any relay's figures. -timeline prints p50 and p99 per
+// window of each run, to see where in a run the tail comes from.
 package main
 
 import (
