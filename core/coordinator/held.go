@@ -2,20 +2,24 @@ package coordinator
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"usepod.ai/agent/core/internal/rawsock"
 )
 
-// heldConn is the coordinator socket under the WebSocket (under TLS for
-// wss://). The session writes its batches of frames to it itself, each
-// batch in one write (see frameWriter); the library writes its control
-// frames (pings, pongs, the close frame) through Write. One lock orders
-// the two, so frames never interleave: the library's control frames are
-// small enough to reach Write whole, in one call.
+// heldConn is the connection the WebSocket runs on: the socket for ws://,
+// the TLS connection over it for wss:// (the session's frames must be
+// encrypted like the library's). The session writes its batches of frames
+// to it itself, each batch in one write (see frameWriter); the library
+// writes its control frames (pings, pongs, the close frame) through Write.
+// One lock orders the two, so frames never interleave: the library's
+// control frames are small enough to reach Write whole, in one call.
 type heldConn struct {
 	net.Conn
 
@@ -67,11 +71,17 @@ func (d *dialedConn) conn() *heldConn {
 	return d.c
 }
 
-// holdingClient returns the client to dial the coordinator with: a copy of
-// c (nil: http.DefaultClient) whose transport wraps the socket it dials in
-// a heldConn. A transport other than *http.Transport cannot be wrapped;
-// the session then writes frame by frame (d.conn() is nil).
-func holdingClient(c *http.Client) (*http.Client, *dialedConn) {
+// holdingClient returns the client to dial the coordinator at wsURL with:
+// a copy of c (nil: http.DefaultClient) whose transport wraps the
+// connection it makes in a heldConn, above TLS for wss:// (the transport's
+// TLS settings, handshake timeout and root certificates are kept; HTTP/1.1
+// only, as a WebSocket upgrade needs). The session writes its frames into
+// that connection, so it must carry the WebSocket bytes themselves: where it
+// cannot (a transport other than *http.Transport, or a proxy, through which
+// the transport would put its own TLS on top), d.conn() stays nil and the
+// library writes frame by frame. Sockets read and write without waking the
+// runtime's monitor thread for every batch (see rawsock) in every case.
+func holdingClient(c *http.Client, wsURL string) (*http.Client, *dialedConn) {
 	d := &dialedConn{}
 	if c == nil {
 		c = http.DefaultClient
@@ -85,21 +95,68 @@ func holdingClient(c *http.Client) (*http.Client, *dialedConn) {
 		return c, d
 	}
 	t := base.Clone()
-	// The socket reads and writes without waking the runtime's monitor
-	// thread for every batch (see rawsock).
 	dial := rawsock.Dialer(t.DialContext)
-	t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
+	t.DialContext = dial
+	cc := *c
+	cc.Transport = t
+	u, err := url.Parse(wsURL)
+	if err != nil {
+		return &cc, d // websocket.Dial reports the bad URL
+	}
+	secure := strings.EqualFold(u.Scheme, "wss")
+	if t.Proxy != nil {
+		hu := *u
+		hu.Scheme = map[bool]string{true: "https", false: "http"}[secure]
+		if p, err := t.Proxy(&http.Request{URL: &hu, Header: http.Header{}}); p != nil || err != nil {
+			return &cc, d
 		}
+	}
+	hold := func(conn net.Conn) net.Conn {
 		h := &heldConn{Conn: conn}
 		d.mu.Lock()
 		d.c = h
 		d.mu.Unlock()
-		return h, nil
+		return h
 	}
-	cc := *c
-	cc.Transport = t
+	if !secure {
+		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return hold(conn), nil
+		}
+		return &cc, d
+	}
+	conf := t.TLSClientConfig.Clone()
+	if conf == nil {
+		conf = &tls.Config{}
+	}
+	conf.NextProtos = []string{"http/1.1"}
+	handshakeTimeout := t.TLSHandshakeTimeout
+	t.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		cfg := conf.Clone()
+		if cfg.ServerName == "" {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				cfg.ServerName = host
+			}
+		}
+		tc := tls.Client(conn, cfg)
+		hctx := ctx
+		if handshakeTimeout > 0 {
+			var cancel context.CancelFunc
+			hctx, cancel = context.WithTimeout(ctx, handshakeTimeout)
+			defer cancel()
+		}
+		if err := tc.HandshakeContext(hctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return hold(tc), nil
+	}
 	return &cc, d
 }

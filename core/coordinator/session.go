@@ -153,7 +153,7 @@ func Connect(ctx context.Context, o Options) (*Session, error) {
 	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
 	defer cancel()
 
-	client, held := holdingClient(o.HTTPClient)
+	client, held := holdingClient(o.HTTPClient, o.URL)
 	conn, resp, err := websocket.Dial(hctx, o.URL, &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
 		return nil, fmt.Errorf("dial coordinator: %w", upgradeFailed(resp, err))
