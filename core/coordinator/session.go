@@ -93,7 +93,7 @@ func CheckURL(raw string, allowInsecure bool) error {
 // goroutine never waits for a write in progress.
 type Session struct {
 	conn         *websocket.Conn
-	held         *heldConn   // the socket under the WebSocket; nil when a custom transport dialled it
+	held         *heldConn   // the connection the WebSocket runs on (TLS for wss://); nil with a custom transport or a proxy
 	frames       frameWriter // frames batches for held; used by the write token's holder
 	providerID   string
 	log          *slog.Logger
