@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -132,18 +133,36 @@ type rig struct {
 	stderr  bytes.Buffer
 }
 
-func newRig(tb testing.TB, maxConcurrent int) *rig {
+func newRig(tb testing.TB, maxConcurrent int) *rig { return newRigOver(tb, maxConcurrent, false) }
+
+// newRigOver is newRig with the coordinator over TLS (wss://, as the real
+// one is) when secure is set; the agent trusts its certificate through
+// SSL_CERT_FILE.
+func newRigOver(tb testing.TB, maxConcurrent int, secure bool) *rig {
 	r := &rig{tb: tb, coord: localcoord.New(localcoord.Options{}), backend: sseBackend(tb)}
-	cs := httptest.NewServer(r.coord.Handler())
-	tb.Cleanup(cs.Close)
 	dir := tb.TempDir()
-	cfg := fmt.Sprintf("[coordinator]\nurl = %q\nenrollment_code = \"POD-ENROLL-BENCH001\"\nallow_insecure = true\n\n[limits]\nmax_concurrent = %d\n\n[[backends]]\nkind = \"vllm\"\nurl = %q\n",
-		"ws"+strings.TrimPrefix(cs.URL, "http")+"/provider/connect", maxConcurrent, r.backend.URL)
+	env := os.Environ()
+	var coordURL string
+	if secure {
+		cs := httptest.NewTLSServer(r.coord.Handler())
+		tb.Cleanup(cs.Close)
+		ca := filepath.Join(dir, "coordinator-ca.pem")
+		os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cs.Certificate().Raw}), 0o600)
+		env = append(env, "SSL_CERT_FILE="+ca)
+		coordURL = "wss" + strings.TrimPrefix(cs.URL, "https") + "/provider/connect"
+	} else {
+		cs := httptest.NewServer(r.coord.Handler())
+		tb.Cleanup(cs.Close)
+		coordURL = "ws" + strings.TrimPrefix(cs.URL, "http") + "/provider/connect"
+	}
+	cfg := fmt.Sprintf("[coordinator]\nurl = %q\nenrollment_code = \"POD-ENROLL-BENCH001\"\nallow_insecure = %t\n\n[limits]\nmax_concurrent = %d\n\n[[backends]]\nkind = \"vllm\"\nurl = %q\n",
+		coordURL, !secure, maxConcurrent, r.backend.URL)
 	os.WriteFile(filepath.Join(dir, "agent.toml"), []byte(cfg), 0o600)
 	r.cmd = exec.Command(agentBinary(tb), "--config", filepath.Join(dir, "agent.toml"), "--data-dir", dir, "--log-level", "warn", "run", "--headless", "--keyring", "file")
 	r.cmd.Stderr = &r.stderr
+	r.cmd.Env = env
 	if prof := os.Getenv("RELAYBENCH_CPUPROFILE"); prof != "" {
-		r.cmd.Env = append(os.Environ(), "USEPOD_CPUPROFILE="+prof)
+		r.cmd.Env = append(r.cmd.Env, "USEPOD_CPUPROFILE="+prof)
 	}
 	if err := r.cmd.Start(); err != nil {
 		tb.Fatal(err)

@@ -19,7 +19,20 @@ import (
 // on SIGINT. It also proves the benchmark rig measures what it claims.
 func TestAgentBinaryRelaysUnchanged(t *testing.T) {
 	requireLinux(t)
-	r := newRig(t, 8)
+	relaysUnchanged(t, newRig(t, 8))
+}
+
+// TestAgentBinaryRelaysOverTLS: the same through a coordinator behind TLS
+// (wss://), as the real one is. The session writes its own WebSocket
+// frames; they must go into the TLS connection, not under it.
+func TestAgentBinaryRelaysOverTLS(t *testing.T) {
+	requireLinux(t)
+	relaysUnchanged(t, newRigOver(t, 8, true))
+}
+
+// relaysUnchanged runs one paced job through r: the coordinator gets every
+// byte the backend wrote, a chunk stamp for each chunk, and the usage.
+func relaysUnchanged(t *testing.T, r *rig) {
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	p := benchParams{Chunks: 50, IntervalUs: 1000, Pad: 20}

@@ -22,12 +22,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -92,6 +94,7 @@ func main() {
 	floorBin := flag.String("floor", "", "the tcprelay binary: also measure what a bare process in the middle adds (the machine's floor under the relay's added latency)")
 	flag.DurationVar(&timeline, "timeline", 0, "also print chunk latency p50/p99 per window of this length (e.g. 250ms) for each run")
 	flag.StringVar(&agentEnv, "agent-env", "", "extra VAR=value for the agent, comma-separated (experiments, e.g. GOGC=200)")
+	useTLS := flag.Bool("tls", false, "serve the coordinator over TLS (wss://, as the real one is); the agent trusts its certificate through SSL_CERT_FILE")
 	harnessGC := flag.Bool("harness-gc", false, "let this process collect garbage at the default pace (the agent's tail then includes the harness's collections)")
 	flag.Parse()
 	log.SetFlags(0)
@@ -106,8 +109,12 @@ func main() {
 	if err != nil {
 		fatal(err)
 	}
-	go http.Serve(ln, coord.Handler())
 	coordURL := "ws://" + ln.Addr().String() + "/provider/connect"
+	if *useTLS {
+		coordURL = serveTLS(ln, coord.Handler())
+	} else {
+		go http.Serve(ln, coord.Handler())
+	}
 	ctx := context.Background()
 
 	b := connect(ctx, coord, *agentBin, coordURL, sseURL, "USEPOD_CPUPROFILE="+*cpuprofile)
@@ -145,6 +152,29 @@ func main() {
 		t.agent.stop()
 	}
 	runCleanups()
+}
+
+// serveTLS serves h over TLS on ln with a certificate of its own, makes the
+// agents it starts trust that certificate (SSL_CERT_FILE), and returns the
+// coordinator's wss:// URL.
+func serveTLS(ln net.Listener, h http.Handler) string {
+	ts := httptest.NewUnstartedServer(h)
+	ts.Listener.Close()
+	ts.Listener = ln
+	ts.StartTLS()
+	atExit(ts.Close)
+	f, err := os.CreateTemp("", "procbench-ca-*.pem")
+	if err != nil {
+		fatal(err)
+	}
+	pem.Encode(f, &pem.Block{Type: "CERTIFICATE", Bytes: ts.Certificate().Raw})
+	f.Close()
+	atExit(func() { os.Remove(f.Name()) })
+	if agentEnv != "" {
+		agentEnv += ","
+	}
+	agentEnv += "SSL_CERT_FILE=" + f.Name()
+	return "wss://" + ln.Addr().String() + "/provider/connect"
 }
 
 // harnessMemoryLimit is where this process collects garbage after all.
