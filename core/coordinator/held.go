@@ -77,9 +77,9 @@ func (d *dialedConn) conn() *heldConn {
 // TLS settings, handshake timeout and root certificates are kept; HTTP/1.1
 // only, as a WebSocket upgrade needs). The session writes its frames into
 // that connection, so it must carry the WebSocket bytes themselves: where it
-// cannot (a transport other than *http.Transport, or a proxy, through which
-// the transport would put its own TLS on top), d.conn() stays nil and the
-// library writes frame by frame. Sockets read and write without waking the
+// cannot (a transport other than *http.Transport, a proxy, through which
+// the transport would put its own TLS on top, or a TLS dial of the
+// caller's own), d.conn() stays nil and the library writes frame by frame. Sockets read and write without waking the
 // runtime's monitor thread for every batch (see rawsock) in every case.
 func holdingClient(c *http.Client, wsURL string) (*http.Client, *dialedConn) {
 	d := &dialedConn{}
@@ -106,10 +106,16 @@ func holdingClient(c *http.Client, wsURL string) (*http.Client, *dialedConn) {
 	secure := strings.EqualFold(u.Scheme, "wss")
 	if t.Proxy != nil {
 		hu := *u
-		hu.Scheme = map[bool]string{true: "https", false: "http"}[secure]
+		hu.Scheme = "http"
+		if secure {
+			hu.Scheme = "https"
+		}
 		if p, err := t.Proxy(&http.Request{URL: &hu, Header: http.Header{}}); p != nil || err != nil {
 			return &cc, d
 		}
+	}
+	if secure && (t.DialTLSContext != nil || t.DialTLS != nil) {
+		return &cc, d // the caller dials TLS its own way: keep it, and let the library write
 	}
 	hold := func(conn net.Conn) net.Conn {
 		h := &heldConn{Conn: conn}

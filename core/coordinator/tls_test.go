@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -124,6 +125,34 @@ func TestProxiedSessionLeavesFramingToTheLibrary(t *testing.T) {
 	}
 	if s.held != nil {
 		t.Fatal("through a proxy the session frames its own batches into a connection the transport encrypts on top")
+	}
+	p, _ := coord.Next(t.Context())
+	go s.Run(t.Context(), recordingHandler{})
+	sendEverySize(t, s, p)
+}
+
+// TestACallersOwnTLSDialIsKept: a transport that dials TLS its own way
+// keeps doing so (the session does not replace that dial with its own), and
+// the library writes the frames.
+func TestACallersOwnTLSDialIsKept(t *testing.T) {
+	coord, hs, wsURL := startTLSCoord(t)
+	tr := hs.Client().Transport.(*http.Transport).Clone()
+	var dials atomic.Int32
+	tr.DialTLSContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		conf := tr.TLSClientConfig.Clone()
+		conf.NextProtos = []string{"http/1.1"}
+		return (&tls.Dialer{Config: conf}).DialContext(ctx, network, addr)
+	}
+	o := opts(wsURL, newTestKey())
+	o.AllowInsecure = false
+	o.HTTPClient = &http.Client{Transport: tr}
+	s, err := Connect(t.Context(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dials.Load() != 1 || s.held != nil {
+		t.Fatalf("the caller's TLS dial ran %d times (want 1), held = %v (want nil)", dials.Load(), s.held)
 	}
 	p, _ := coord.Next(t.Context())
 	go s.Run(t.Context(), recordingHandler{})
