@@ -3,9 +3,7 @@ package coordinator
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"math/rand/v2"
-	"strings"
 	"testing"
 
 	"usepod.ai/agent/core/localcoord"
@@ -67,24 +65,7 @@ func TestFramesOfEverySizeReachTheCoordinator(t *testing.T) {
 	}
 	p, _ := coord.Next(ctx)
 	go s.Run(ctx, recordingHandler{})
-	var want []string
-	for i, n := range []int{1, 90, 200, 5000, 70000, 3} {
-		frame := fmt.Sprintf(`{"type":"note","n":%d,"pad":"%s"}`, i, strings.Repeat("x", n))
-		want = append(want, frame)
-		if err := s.Send(ctx, []byte(frame)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s.Close()
-	got := p.Frames()
-	if len(got) != len(want) {
-		t.Fatalf("the coordinator read %d frames, want %d (%v)", len(got), len(want), p.Err())
-	}
-	for i := range want {
-		if string(got[i].Raw) != want[i] {
-			t.Fatalf("frame %d: the coordinator read %d bytes, want %d (or they differ)", i, len(got[i].Raw), len(want[i]))
-		}
-	}
+	sendEverySize(t, s, p)
 
 	var w frameWriter
 	a := bytes.Clone(w.frames([]byte("abcd"), []int{4}))

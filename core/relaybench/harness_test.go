@@ -18,84 +18,25 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"usepod.ai/agent/core/localcoord"
 )
 
-// benchParams ride in the job's request body; the agent passes them to the
-// backend untouched.
-type benchParams struct {
-	Chunks     int `json:"chunks"`
-	IntervalUs int `json:"interval_us"` // 0: as fast as possible
-	Pad        int `json:"pad"`         // content bytes per chunk
-}
+// benchParams are the backend's stream parameters.
+type benchParams = Params
 
-// sseBackend is a vLLM-like server whose stream chunks carry the time they
-// were written ("t", Unix ns), so a reader can tell each chunk's latency.
+// sseBackend is the paced server (PacedMux) in this process.
 func sseBackend(tb testing.TB) *httptest.Server {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {})
-	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, `{"object":"list","data":[{"id":"bench","object":"model","max_model_len":8192}]}`)
-	})
-	mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
-		var req struct {
-			Bench benchParams `json:"bench"`
-		}
-		json.NewDecoder(r.Body).Decode(&req)
-		p := req.Bench
-		w.Header().Set("Content-Type", "text/event-stream")
-		fl := w.(http.Flusher)
-		pad := strings.Repeat("x", p.Pad)
-		buf := make([]byte, 0, 256+p.Pad)
-		next := time.Now()
-		for i := 0; i < p.Chunks; i++ {
-			if p.IntervalUs > 0 {
-				next = next.Add(time.Duration(p.IntervalUs) * time.Microsecond)
-				if d := time.Until(next); d > 0 {
-					time.Sleep(d)
-				}
-			}
-			buf = buf[:0]
-			buf = append(buf, `data: {"id":"chatcmpl-1","object":"chat.completion.chunk","model":"bench","choices":[{"index":0,"delta":{"content":"`...)
-			buf = append(buf, pad...)
-			buf = append(buf, `"},"finish_reason":null}],"t":`...)
-			buf = strconv.AppendInt(buf, time.Now().UnixNano(), 10)
-			buf = append(buf, "}\n\n"...)
-			if _, err := w.Write(buf); err != nil {
-				return
-			}
-			if p.IntervalUs > 0 {
-				fl.Flush()
-			}
-		}
-		fmt.Fprintf(w, "data: {\"id\":\"chatcmpl-1\",\"choices\":[],\"usage\":{\"prompt_tokens\":10,\"completion_tokens\":%d,\"total_tokens\":%d}}\n\ndata: [DONE]\n\n", p.Chunks, p.Chunks+10)
-	})
-	s := httptest.NewServer(mux)
+	s := httptest.NewServer(PacedMux(new(atomic.Int64)))
 	tb.Cleanup(s.Close)
 	return s
 }
 
 // stamps returns the "t" values in b.
-func stamps(b []byte) []int64 {
-	var out []int64
-	for {
-		i := bytes.Index(b, []byte(`"t":`))
-		if i < 0 {
-			return out
-		}
-		b = b[i+4:]
-		j := bytes.IndexByte(b, '}')
-		if j < 0 {
-			return out // split across reads
-		}
-		if v, err := strconv.ParseInt(string(b[:j]), 10, 64); err == nil {
-			out = append(out, v)
-		}
-	}
-}
+func stamps(b []byte) []int64 { return Stamps(b) }
 
 var (
 	buildOnce sync.Once

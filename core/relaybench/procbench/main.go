@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/core/relaybench"
 )
 
 // cleanups stop the child processes, also on a fatal error.
@@ -75,11 +76,7 @@ func fatal(args ...any) {
 func fatalf(format string, args ...any) { fatal(fmt.Sprintf(format, args...)) }
 
 // params ride in the job's request body to pacedsse.
-type params struct {
-	Chunks     int `json:"chunks"`
-	IntervalUs int `json:"interval_us"`
-	Pad        int `json:"pad"`
-}
+type params = relaybench.Params
 
 func main() {
 	agentBin := flag.String("agent", "bin/usepod-agent-headless", "the built headless agent")
@@ -139,7 +136,7 @@ func main() {
 	if *floorBin != "" {
 		floor(ctx, rep, *floorBin, sseURL, *ttfcJobs, slices.Max(counts), params{Chunks: *chunks, IntervalUs: 1e6 / *cps, Pad: 24})
 	}
-	_, rss := statCPU(b.agent.pid())
+	_, _, rss := statCPU(b.agent.pid())
 	rep.add("agent peak RSS (VmHWM)", fmt.Sprintf("%.1f MiB", float64(rss)/1024), "", "", "≤ 40 MB")
 	b.agent.stop()
 	rep.print()
@@ -269,8 +266,7 @@ func (b *bench) streams(ctx context.Context, rep *report, n int, pr params) {
 	from := len(b.p.Frames())
 	conns0 := serverConns(b.sse)
 	r0, w0 := procSyscalls(b.agent.pid())
-	cpu0, _ := statCPU(b.agent.pid())
-	sys0 := statSystemCPU(b.agent.pid())
+	cpu0, sys0, _ := statCPU(b.agent.pid())
 	wall0 := time.Now()
 	sent := make([]time.Time, n)
 	var wg sync.WaitGroup
@@ -295,8 +291,7 @@ func (b *bench) streams(ctx context.Context, rep *report, n int, pr params) {
 	}
 	wg.Wait()
 	agentWall := time.Since(wall0)
-	cpu1, _ := statCPU(b.agent.pid())
-	sys1 := statSystemCPU(b.agent.pid())
+	cpu1, sys1, _ := statCPU(b.agent.pid())
 	r1, w1 := procSyscalls(b.agent.pid())
 	if firstErr != nil {
 		fatal(firstErr)
@@ -425,9 +420,9 @@ func floor(ctx context.Context, rep *report, bin, sseURL string, jobs, streams i
 	if streams > 1 {
 		// With many streams the relay is a third process on the cores, as
 		// the agent is: the tail it adds is what sharing them costs.
-		cpu0, _ := statCPU(relayPID)
+		cpu0, _, _ := statCPU(relayPID)
 		viaMany := directStreams(ctx, relayURL, streams, stream)
-		cpu1, _ := statCPU(relayPID)
+		cpu1, _, _ := statCPU(relayPID)
 		straightMany := directStreams(ctx, sseURL, streams, stream)
 		name := fmt.Sprintf("floor: %d streams through a bare TCP relay process: chunk latency", streams)
 		rep.addDur(name+" p50", pct(viaMany, 50), pct(straightMany, 50), "")
@@ -557,39 +552,12 @@ func serverConns(url string) int64 {
 	return n
 }
 
-// stamps returns the "t" values (write times) in b.
-func stamps(b []byte) []int64 {
-	var out []int64
-	for {
-		i := bytes.Index(b, []byte(`"t":`))
-		if i < 0 {
-			return out
-		}
-		b = b[i+4:]
-		j := bytes.IndexByte(b, '}')
-		if j < 0 {
-			return out
-		}
-		if v, err := strconv.ParseInt(string(b[:j]), 10, 64); err == nil {
-			out = append(out, v)
-		}
-	}
-}
-
-// reqStamp returns the "r" value (request arrival) in b.
-func reqStamp(b []byte) (int64, bool) {
-	i := bytes.Index(b, []byte(`"r":`))
-	if i < 0 {
-		return 0, false
-	}
-	b = b[i+4:]
-	j := bytes.IndexByte(b, ',')
-	if j < 0 {
-		return 0, false
-	}
-	v, err := strconv.ParseInt(string(b[:j]), 10, 64)
-	return v, err == nil
-}
+// stamps and reqStamp read the write and arrival times pacedsse puts in
+// its chunks.
+var (
+	stamps   = relaybench.Stamps
+	reqStamp = relaybench.RequestStamp
+)
 
 func pct(d []time.Duration, p float64) time.Duration {
 	if len(d) == 0 {
@@ -678,8 +646,9 @@ func (a *agent) stop() {
 	})
 }
 
-// statCPU is utime+stime from /proc/<pid>/stat and VmHWM in KiB.
-func statCPU(pid int) (cpu time.Duration, peakRSSKiB int64) {
+// statCPU is utime+stime from /proc/<pid>/stat, stime alone (the part
+// spent in the kernel: system calls, wake-ups), and VmHWM in KiB.
+func statCPU(pid int) (cpu, system time.Duration, peakRSSKiB int64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err == nil {
 		// Fields after the command name (which may hold spaces) start at ')'.
@@ -687,6 +656,7 @@ func statCPU(pid int) (cpu time.Duration, peakRSSKiB int64) {
 		ut, _ := strconv.ParseInt(f[11], 10, 64)
 		st, _ := strconv.ParseInt(f[12], 10, 64)
 		cpu = time.Duration(ut+st) * time.Second / clockTicks
+		system = time.Duration(st) * time.Second / clockTicks
 	}
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
@@ -695,19 +665,7 @@ func statCPU(pid int) (cpu time.Duration, peakRSSKiB int64) {
 			}
 		}
 	}
-	return cpu, peakRSSKiB
-}
-
-// statSystemCPU is stime alone from /proc/<pid>/stat: the part of the
-// agent's CPU spent in the kernel (system calls, wake-ups).
-func statSystemCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+2:]))
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return time.Duration(st) * time.Second / clockTicks
+	return cpu, system, peakRSSKiB
 }
 
 // procSyscalls is the read and write system calls pid made so far
