@@ -12,24 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
-	"usepod.ai/agent/core/backend"
+	"usepod.ai/agent/core/agent"
 	"usepod.ai/agent/core/config"
-	"usepod.ai/agent/core/diagnose"
-	"usepod.ai/agent/core/engine"
 	"usepod.ai/agent/core/identity"
-	"usepod.ai/agent/core/jobs"
-	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/core/localapi"
-	"usepod.ai/agent/core/metrics"
-	"usepod.ai/agent/core/selftest"
 	"usepod.ai/agent/core/service"
 	"usepod.ai/agent/core/version"
 )
-
-// drainTimeout bounds how long quitting waits for running jobs.
-const drainTimeout = 60 * time.Second
 
 // runFlags are the flags of `usepod-agent run`.
 type runFlags struct {
@@ -84,24 +74,6 @@ func (rf *runFlags) resolveEnrollmentCode(getenv func(string) string) error {
 	return nil
 }
 
-// agent is everything a running agent holds open.
-type agent struct {
-	cfgPath, dataDir string
-	log              *slog.Logger
-	engine           *engine.Engine
-	ledger           *ledger.Keeper
-	hardware         *hardware
-	metrics          *metrics.Metrics  // served when [observability] prometheus_addr is set
-	history          *diagnose.History // state changes, for support bundles
-	selftest         *selftest.Tester  // the models' self-tests and their last results
-	closeLog         func()
-}
-
-func (a *agent) Close() {
-	a.ledger.Close()
-	a.closeLog()
-}
-
 func versionString() string { return version.Version }
 
 func cmdRun(ctx context.Context, c *cli, args []string) int {
@@ -128,24 +100,23 @@ func cmdRun(ctx context.Context, c *cli, args []string) int {
 	if !rf.headless {
 		return runDesktop(ctx, c, rf)
 	}
-	ln, addr, code := c.claimAPI(rf)
-	if ln == nil {
-		return code
+	ln, addr, err := c.claimAPI(rf)
+	if isAlreadyRunning(err) {
+		return c.fail(errAnotherAgent(addr))
+	}
+	if err != nil {
+		return c.fail(err)
 	}
 	defer ln.Close()
-	a, code := c.openAgent(ctx, rf)
-	if a == nil {
-		return code
+	r, err := c.newAgent(ctx, rf, ln, agentExtras{})
+	if err != nil {
+		return c.startFailed(err)
 	}
-	defer a.Close()
-	a.log.Info("local API", "address", addr)
-	apiCtx, stopAPI := context.WithCancel(context.Background()) // cancelling stops serving the local API
-	defer stopAPI()
-	go serveAPI(apiCtx, ln, a.newAPIServer(localapi.ServerOptions{}), a.log)
+	defer r.Close()
 	if service.RunningAsWindowsService() {
 		// The service manager's stop request cancels sctx: drain as on SIGTERM.
 		err := service.RunWindowsService(func(sctx context.Context) error {
-			if code := runHeadless(sctx, a); code != exitOK {
+			if code := runHeadless(sctx, r); code != exitOK {
 				return fmt.Errorf("the agent stopped with exit code %d", code)
 			}
 			return nil
@@ -155,17 +126,7 @@ func cmdRun(ctx context.Context, c *cli, args []string) int {
 		}
 		return exitOK
 	}
-	return runHeadless(ctx, a)
-}
-
-// openAgent is newAgent for the command line: on failure it has reported
-// the error in one line and returns the exit code.
-func (c *cli) openAgent(ctx context.Context, rf runFlags) (*agent, int) {
-	a, err := c.newAgent(ctx, rf)
-	if err != nil {
-		return nil, c.startFailed(err)
-	}
-	return a, exitOK
+	return runHeadless(ctx, r)
 }
 
 // startFailed reports why the agent could not start: exit 2 for a problem
@@ -190,9 +151,30 @@ type startError struct {
 func (e *startError) Error() string { return e.err.Error() }
 func (e *startError) Unwrap() error { return e.err }
 
-// newAgent loads the config (with run's flag overrides), opens the key
-// store and ledger, and builds the engine.
-func (c *cli) newAgent(ctx context.Context, rf runFlags) (*agent, error) {
+// runningAgent is an agent with the logger the app made for it.
+type runningAgent struct {
+	*agent.Agent
+	log      *slog.Logger
+	dataDir  string
+	closeLog func()
+}
+
+// Close closes the agent's ledger, then its log.
+func (r *runningAgent) Close() {
+	r.Agent.Close()
+	r.closeLog()
+}
+
+// agentExtras are the desktop's local API extras (see agent.Options).
+type agentExtras struct {
+	openDashboard func(settings bool) error
+	quit          func()
+}
+
+// newAgent loads the config (with run's flag overrides), makes the logger,
+// opens the key store and builds the agent, which serves its local API on
+// api once it runs.
+func (c *cli) newAgent(ctx context.Context, rf runFlags, api net.Listener, x agentExtras) (*runningAgent, error) {
 	var fileCfg config.Config // as the file has it, before the flags
 	cfg, cfgPath, f, err := c.loadConfig(func(cfg *config.Config) {
 		fileCfg = cfg.Clone()
@@ -236,111 +218,80 @@ func (c *cli) newAgent(ctx context.Context, rf runFlags) (*agent, error) {
 		closeLog()
 		return nil, &startError{what: "Use Pod Agent could not open the keychain or key file that keeps this computer's identity key.", folder: dataDir, err: err}
 	}
-	// A ledger that cannot be opened or written does not stop the agent:
-	// the Keeper holds finished jobs, retries, and the problem is shown.
-	led := ledger.OpenKeeper(filepath.Join(dataDir, "ledger.db"), log.With("component", "ledger"))
-	startPaused, saveEarning := earningChoice(dataDir, log)
-	a := &agent{cfgPath: cfgPath, dataDir: dataDir, log: log, ledger: led, history: &diagnose.History{}, closeLog: closeLog}
-	eng, err := engine.New(engine.Options{
+	a, err := agent.New(agent.Options{
 		Config:        cfg,
-		KeyStore:      store,
-		Ledger:        led,
+		ConfigPath:    cfgPath,
 		SaveConfig:    func(cfg config.Config) error { return config.Save(cfgPath, rf.keepOutOfFile(cfg, fileCfg)) },
+		DataDir:       dataDir,
+		KeyStore:      store,
 		AllowInsecure: rf.allowInsecure,
-		StartPaused:   startPaused, // the user's choice survives a restart
-		SaveEarning:   saveEarning,
-		Desktop:       !rf.headless, // idle and battery policies: the desktop's only
+		Desktop:       !rf.headless,
+		API:           api,
+		OpenDashboard: x.openDashboard,
+		Quit:          x.quit,
 		Log:           log,
-		// Set before Run starts any job: the metrics need the engine too.
-		OnJobEnd: func(r jobs.Result) {
-			a.metrics.JobEnded(r)
-			// Done jobs are recorded before job_done is sent; the others
-			// are put on record without holding up their goroutine.
-			if e, ok := jobs.FailedEntry(r); ok {
-				led.RecordLater(e)
-			}
-		},
 	})
 	if err != nil {
-		led.Close()
 		closeLog()
 		return nil, &startError{what: "Use Pod Agent could not start.", err: err}
 	}
 	log.Info("starting", "version", version.Version, "config", cfgPath, "data_dir", dataDir,
 		"coordinator", cfg.Coordinator.URL, "enrollment_code", config.RedactCode(cfg.Coordinator.EnrollmentCode), "key", store.Where())
-	a.engine = eng
-	a.hardware = newHardware(log, eng, !rf.headless)
-	a.metrics = newOpsMetrics(a)
-	a.selftest = &selftest.Tester{
-		Streamer: &backend.Client{Log: log.With("component", "selftest")},
-		Servers:  eng.Backends,
-		Store:    selftest.OpenStore(filepath.Join(dataDir, "selftest.json")),
-		Log:      log.With("component", "selftest"),
-	}
-	return a, nil
+	return &runningAgent{Agent: a, log: log, dataDir: dataDir, closeLog: closeLog}, nil
 }
 
-// claimAPI listens on the agent's local API address, which makes this
-// process the one agent for it. When another agent holds it, it reports that
-// and returns a nil listener with the exit code.
-func (c *cli) claimAPI(rf runFlags) (net.Listener, string, int) {
-	addr := rf.api.addr
+// claimAPI listens on the agent's local API address (--api, else this
+// user's in the data folder), which makes this process the one agent for
+// it. When another agent holds it, the error is localapi.ErrAlreadyRunning
+// and addr says where.
+func (c *cli) claimAPI(rf runFlags) (ln net.Listener, addr string, err error) {
+	addr = rf.api.addr
 	if addr == "" {
 		_, dataDir, err := c.paths()
 		if err != nil {
-			return nil, "", c.fail(err)
+			return nil, "", err
 		}
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, "", c.fail(fmt.Errorf("create the data folder: %w", err))
+			return nil, "", fmt.Errorf("create the data folder: %w", err)
 		}
 		addr = localapi.UserAddress(dataDir)
 	}
-	ln, err := listenAPI(addr, rf.api.group)
-	if isAlreadyRunning(err) {
-		return nil, addr, c.fail(errAnotherAgent(addr))
+	ln, err = localapi.Listen(addr, localapi.ListenOptions{Group: rf.api.group})
+	if err != nil && !isAlreadyRunning(err) {
+		err = fmt.Errorf("open the local API at %s: %w", addr, err)
 	}
-	if err != nil {
-		return nil, addr, c.fail(fmt.Errorf("open the local API at %s: %w", addr, err))
-	}
-	return ln, addr, exitOK
+	return ln, addr, err
 }
 
 // runHeadless serves until SIGINT or SIGTERM, then lets running jobs finish
 // (bounded) and exits 0.
-func runHeadless(ctx context.Context, a *agent) int {
+func runHeadless(ctx context.Context, r *runningAgent) int {
 	tuneGC()
-	defer startProfile(a.log)()
+	defer startProfile(r.log)()
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Cancelling runCtx stops the engine, the sampler and the local API.
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 	runErr := make(chan error, 1)
-	go func() { runErr <- a.engine.Run(runCtx) }()
-	go a.hardware.run(runCtx)
-	a.startOps(runCtx)
+	go func() { runErr <- r.Run(runCtx) }()
 
 	select {
-	case err := <-runErr:
-		if err != nil {
-			a.log.Error("agent stopped", "err", err)
-			return exitError
-		}
-		return exitOK
+	case <-r.Failed():
+		cancelRun()
+		<-runErr
+		return exitError
 	case <-sigCtx.Done():
 	}
 	stop() // a second signal kills at once
-	a.log.Info("stopping: letting running jobs finish", "jobs", a.engine.Snapshot().JobsInFlight, "at_most", drainTimeout)
-	dctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	dctx, cancel := context.WithTimeout(context.Background(), agent.DrainTimeout)
 	defer cancel()
-	if err := a.engine.Drain(dctx); err != nil {
-		a.log.Warn("stopped with jobs still running", "err", err)
-	}
+	r.Drain(dctx)
 	cancelRun()
 	if err := <-runErr; err != nil {
-		a.log.Error("agent stopped", "err", err)
 		return exitError
 	}
-	a.log.Info("stopped")
+	r.log.Info("stopped")
 	return exitOK
 }
 

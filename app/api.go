@@ -5,17 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"os"
 	"time"
 
 	"usepod.ai/agent/core/localapi"
 )
 
 // The local API is how every other process reaches a running agent: the
-// dashboard, `status`, `pause` and `resume`, and a second launch of the app.
-// The always-on desktop process, the headless agent and the system service
-// all serve it.
+// tray, the dashboard, `status`, `pause` and `resume`, and a second launch
+// of the app. The always-on desktop process, the headless agent and the
+// system service all serve it (core/agent).
 
 // apiFlags are the run flags that choose where the local API listens.
 type apiFlags struct {
@@ -23,39 +21,9 @@ type apiFlags struct {
 	group string // --api-group: also admit this OS group (the system service)
 }
 
-// listenAPI claims the agent's local API address. Claiming it first makes
-// the process the one agent of this user (or service): a second one gets
-// localapi.ErrAlreadyRunning and never opens the key or a session.
-func listenAPI(addr, group string) (net.Listener, error) {
-	return localapi.Listen(addr, localapi.ListenOptions{Group: group})
-}
-
-// newAPIServer builds the local API of a running agent; o gives the
-// desktop's extras (open dashboard, quit).
-func (a *agent) newAPIServer(o localapi.ServerOptions) *localapi.Server {
-	o.Engine = a.engine
-	o.Ledger = a.ledger
-	o.Hardware = a.hardware
-	o.Diagnose = a.writeBundle
-	o.Jobs = a.ledger
-	o.SelfTest = a.selftest
-	if o.Import == nil {
-		o.Import = a.importFromCLI
-	}
-	o.Log = a.log.With("component", "localapi")
-	o.PID = os.Getpid()
-	return localapi.NewServer(o)
-}
-
-// serveAPI serves the local API until ctx ends. It blocks.
-func serveAPI(ctx context.Context, ln net.Listener, srv *localapi.Server, log *slog.Logger) {
-	if err := srv.Serve(ctx, ln); err != nil {
-		log.Error("the local API stopped", "err", err)
-	}
-}
-
 // apiAddress is the address this command talks to: --api when given, else
-// the user's own agent, else the system service when its socket answers.
+// the user's own agent, else the system service when its socket answers
+// (localapi.Find).
 func (c *cli) apiAddress(explicit string) (string, error) {
 	if explicit != "" {
 		return explicit, nil
@@ -64,39 +32,11 @@ func (c *cli) apiAddress(explicit string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	user := localapi.UserAddress(dataDir)
-	if c.dataDir != "" || answers(user) {
-		return user, nil
-	}
-	if svc := serviceAddress(); answers(svc) {
-		return svc, nil
-	}
-	return user, nil
-}
-
-// serviceAPIEnv names where the system service's local API is, for a
-// service installed with its own --api (and for tests).
-const serviceAPIEnv = "USEPOD_SERVICE_API"
-
-// serviceAddress is where the system service's local API is expected.
-func serviceAddress() string {
-	if addr := os.Getenv(serviceAPIEnv); addr != "" {
-		return addr
-	}
-	return localapi.ServiceAddress()
+	return localapi.Find("", localapi.UserAddress(dataDir), c.dataDir != ""), nil
 }
 
 // answers reports whether an agent listens at addr.
-func answers(addr string) bool {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	conn, err := localapi.Dial(ctx, addr)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	return true
-}
+func answers(addr string) bool { return localapi.Answers(addr) }
 
 // askRunningAgent asks the agent at addr to open its dashboard, retrying
 // for a few seconds: an agent that has just claimed its address may still be

@@ -146,14 +146,6 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 }
 
-func TestUSDCFormatting(t *testing.T) {
-	for micro, want := range map[int64]string{0: "0.000000", 1: "0.000001", 1234567: "1.234567", -5: "-0.000005"} {
-		if got := usdc(micro); got != want {
-			t.Errorf("usdc(%d) = %q, want %q", micro, got, want)
-		}
-	}
-}
-
 func TestRunFlagsStayOutOfTheSavedFile(t *testing.T) {
 	file := config.Default()
 	file.Coordinator.URL = "wss://api.usepod.ai/provider/connect"

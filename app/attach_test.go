@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"usepod.ai/agent/core/localapi"
 	"usepod.ai/agent/ui/desktoptest"
 )
 
@@ -42,7 +43,7 @@ func TestDesktopAttachesToTheService(t *testing.T) {
 	conn := desktoptest.ConnectBus(t, bus)
 	watcher := desktoptest.ServeWatcher(t, conn)
 	s := newDesktopSession(t, bus, backend)
-	env := append(s.env(), serviceAPIEnv+"="+svcAPI)
+	env := append(s.env(), localapi.ServiceAPIEnv+"="+svcAPI)
 	desk := exec.Command(agent, "run")
 	desk.Env, desk.Dir = env, s.data
 	app := start(t, "usepod-agent (desktop)", desk, syscall.SIGKILL)

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/core/localapi"
 )
 
@@ -50,7 +51,7 @@ func cmdStatus(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(w, "Last error\t%s\n", st.LastError)
 	}
 	fmt.Fprintf(w, "Jobs in flight\t%d\n", st.JobsInFlight)
-	fmt.Fprintf(w, "Earned today\t%s USDC\t%d jobs\n", usdc(st.Earnings.TodayMicro), st.Earnings.TodayJobs)
+	fmt.Fprintf(w, "Earned today\t%s USDC\t%d jobs\n", ledger.FormatExact(st.Earnings.TodayMicro), st.Earnings.TodayJobs)
 	for _, m := range st.Models {
 		on := "off"
 		switch {

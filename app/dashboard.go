@@ -67,8 +67,8 @@ func cmdDashboard(ctx context.Context, c *cli, args []string) int {
 	defer stopSig()
 	go func() { <-sig.Done(); cancelUI() }()
 
-	hw := newRemoteHardware(client)
-	go hw.run(uiCtx)
+	hw := ui.NewRemoteHardware(client)
+	go hw.Run(uiCtx)
 
 	u := ui.New(fa, client, hw, ui.Actions{
 		SetLaunchAtLogin: setLaunchAtLogin,

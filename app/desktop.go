@@ -11,7 +11,9 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
+	"usepod.ai/agent/core/agent"
 	"usepod.ai/agent/core/autostart"
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/engine"
@@ -23,18 +25,19 @@ import (
 // appID is the desktop app's identity (FyneApp.toml, the keychain service).
 const appID = "ai.usepod.agent"
 
-// runDesktop is the always-on desktop process: the engine, the local API and
-// a native tray icon, and no Fyne. The dashboard is a process of its own
-// (`usepod-agent dashboard`), started when the user opens it, so that the
-// process that runs all day costs next to nothing while nobody looks.
+// runDesktop is the always-on desktop process: the agent with its local API,
+// and a native tray icon that is a client of that API; no Fyne. The
+// dashboard is a process of its own (`usepod-agent dashboard`), started
+// when the user opens it, so that the process that runs all day costs next
+// to nothing while nobody looks.
 //
 // A second launch finds this one through the local API and asks it to open
 // its dashboard. Where the system service runs and admits this user, the
-// tray attaches to it instead of starting a second engine. Quitting (the
-// tray's Quit, SIGINT, SIGTERM) lets running jobs finish, bounded, before
-// the process exits.
+// tray shows the service's agent instead of starting a second one (see
+// attachToService). Quitting (the tray's Quit, SIGINT, SIGTERM) lets
+// running jobs finish, bounded, before the process exits.
 func runDesktop(ctx context.Context, c *cli, rf runFlags) int {
-	ln, addr, err := c.claimUserAPI(rf)
+	ln, addr, err := c.claimAPI(rf)
 	if isAlreadyRunning(err) {
 		if err := askRunningAgent(addr, false, discardLogger()); err != nil {
 			return c.fail(fmt.Errorf("Use Pod Agent is already running but does not answer: %w", err))
@@ -51,7 +54,16 @@ func runDesktop(ctx context.Context, c *cli, rf runFlags) int {
 		return c.attachToService(ctx, ln, addr, svc)
 	}
 
-	a, err := c.newAgent(ctx, rf)
+	// The tray's and the local API's callbacks need the agent and the
+	// dashboard launcher, which need each other: a is set before either
+	// can be called (the API serves once a runs).
+	var a *runningAgent
+	dash := newDashboardLauncher(c, addr, addr, func(settings bool) bool { return a.RequestShow(settings) }, discardLogger())
+	// Cancelling trayCtx ends the tray loop; Quit drains first.
+	trayCtx, stopTray := context.WithCancel(ctx)
+	defer stopTray()
+	quit := func() { drain(a); stopTray() }
+	a, err = c.newAgent(ctx, rf, ln, agentExtras{openDashboard: dash.open, quit: func() { go quit() }})
 	if err != nil {
 		ln.Close() // a second launch then shows its own explanation instead of waiting on ours
 		code := c.startFailed(err)
@@ -59,108 +71,154 @@ func runDesktop(ctx context.Context, c *cli, rf runFlags) int {
 		return code
 	}
 	defer a.Close()
+	dash.log = a.log // before anything can open a dashboard: the agent does not run yet
 	tuneGC()
 	defer startProfile(a.log)()
-	a.log.Info("local API", "address", addr)
 
-	// Cancelling runCtx stops the engine and the sampler; apiCtx the local
-	// API, which outlives the drain so `status` can watch it; trayCtx ends
-	// the tray loop.
+	// Cancelling runCtx stops the agent: its engine, sampler and local API,
+	// which outlives the drain so `status` and the tray can watch it.
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
-	apiCtx, stopAPI := context.WithCancel(context.Background())
-	defer stopAPI()
-	trayCtx, stopTray := context.WithCancel(ctx)
-	defer stopTray()
+	ran := make(chan struct{})
+	go func() { defer close(ran); a.Run(runCtx) }()
+	syncLaunchAtLogin(a.Engine(), a.log)
+	go openSettingsOnFirstRun(runCtx, a.Engine(), dash)
 
-	engineErr := make(chan error, 1)
-	go func() {
-		if err := a.engine.Run(runCtx); err != nil {
-			a.log.Error("the agent cannot run", "err", err)
-			engineErr <- err
-		}
-	}()
-	go a.hardware.run(runCtx)
-	a.startOps(runCtx)
-	syncLaunchAtLogin(a)
-
-	quit := func() { drain(a); stopTray() }
-	var dash *dashboardLauncher
-	server := a.newAPIServer(localapi.ServerOptions{
-		OpenDashboard: func(settings bool) error { return dash.open(settings) },
-		Quit:          func() { go quit() },
-	})
-	dash = newDashboardLauncher(c, addr, addr, server, a.log)
-	go serveAPI(apiCtx, ln, server, a.log)
-	go openSettingsOnFirstRun(runCtx, a.engine, dash)
-	go notify.Watch(runCtx, a.engine.Watch(runCtx), notify.Send, a.log.With("component", "notify"))
-
-	sig, stopSig := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stopSig()
-	go func() {
-		<-sig.Done()
-		if ctx.Err() == nil {
-			quit()
-		}
-	}()
-
-	if !tray.HostPresent() {
-		// Nothing shows a tray icon here: the dashboard is the only way in.
-		a.log.Info("no tray on this desktop: opening the dashboard")
-		dash.open(false)
-	}
-	err = tray.Run(trayCtx, tray.Options{
-		Engine: a.engine,
-		Actions: tray.Actions{
-			OpenDashboard: func() { dash.open(false) },
-			OpenSettings:  func() { dash.open(true) },
-			ShowLog:       func() { openFolder(filepath.Join(a.dataDir, "logs")) },
-			Quit:          quit,
-		},
-		Log:    a.log,
-		Failed: engineErr,
+	err = runTray(trayCtx, trayProcess{
+		agent:   localapi.NewClient(addr),
+		dash:    dash,
+		quit:    quit,
+		showLog: func() { openFolder(filepath.Join(a.dataDir, "logs")) },
+		failed:  a.Failed(),
+		log:     a.log,
 	})
 	if err != nil {
 		a.log.Error("the tray stopped", "err", err)
 	}
-	drain(a)  // also when the tray ended on its own
-	stopAPI() // an open dashboard sees the agent go and closes
-	dash.close()
+	drain(a) // also when the tray ended on its own
+	// Stopping the agent stops its local API: an open dashboard sees the
+	// agent go and closes.
 	cancelRun()
+	<-ran
+	dash.close()
 	a.log.Info("stopped")
 	return exitOK
 }
 
-// claimUserAPI listens on this user's (or --api's) local API address.
-func (c *cli) claimUserAPI(rf runFlags) (net.Listener, string, error) {
-	addr := rf.api.addr
-	if addr == "" {
-		_, dataDir, err := c.paths()
-		if err != nil {
-			return nil, "", err
-		}
-		if err := os.MkdirAll(dataDir, 0o700); err != nil {
-			return nil, "", fmt.Errorf("create the data folder: %w", err)
-		}
-		addr = localapi.UserAddress(dataDir)
-	}
-	ln, err := listenAPI(addr, rf.api.group)
-	if err != nil && !isAlreadyRunning(err) {
-		err = fmt.Errorf("open the local API at %s: %w", addr, err)
-	}
-	return ln, addr, err
+// trayProcess is what the tray runs with, whichever agent it shows: this
+// process's own or the system service.
+type trayProcess struct {
+	agent *localapi.Client // the local API of the agent shown
+	dash  *dashboardLauncher
+	// quit is the tray's Quit, also run on SIGINT and SIGTERM: it does its
+	// part (draining the jobs) and then cancels runTray's context.
+	quit    func()
+	showLog func()       // nil hides "Show log"
+	failed  <-chan error // nil when the agent shown cannot fail that way
+	log     *slog.Logger
 }
 
-// drain lets running jobs finish, bounded by drainTimeout.
-func drain(a *agent) {
-	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+// runTray shows the tray icon and menu and the desktop notifications, all
+// read from the agent's local API, until trayCtx ends (the user quit, or
+// the caller stops). SIGINT and SIGTERM run Quit. It blocks, on the main
+// goroutine.
+func runTray(trayCtx context.Context, p trayProcess) error {
+	sig, stopSig := signal.NotifyContext(trayCtx, os.Interrupt, syscall.SIGTERM)
+	defer stopSig()
+	go func() {
+		<-sig.Done()
+		if trayCtx.Err() == nil { // a signal, not the tray's own end
+			p.quit()
+		}
+	}()
+
+	go notify.Watch(trayCtx, p.agent.Watch(trayCtx), notify.Send, p.log)
+	if !tray.HostPresent() {
+		// Nothing shows a tray icon here: the dashboard is the only way in.
+		p.log.Info("no tray on this desktop: opening the dashboard")
+		p.dash.open(false)
+	}
+	return tray.Run(trayCtx, tray.Options{
+		Engine: p.agent,
+		Actions: tray.Actions{
+			OpenDashboard: func() { p.dash.open(false) },
+			OpenSettings:  func() { p.dash.open(true) },
+			ShowLog:       p.showLog,
+			Quit:          p.quit,
+		},
+		Log:    p.log,
+		Failed: p.failed,
+	})
+}
+
+// drain lets running jobs finish, bounded by agent.DrainTimeout.
+func drain(a *runningAgent) {
+	ctx, cancel := context.WithTimeout(context.Background(), agent.DrainTimeout)
 	defer cancel()
-	if n := a.engine.Snapshot().JobsInFlight; n > 0 {
-		a.log.Info("quitting: letting running jobs finish", "jobs", n, "at_most", drainTimeout)
+	a.Drain(ctx)
+}
+
+// serviceForUser returns the system service's local API address when the
+// service runs and admits this user, so the desktop attaches to it rather
+// than starting a second agent; "" otherwise, or when the user chose an
+// agent of their own with --api or --data-dir.
+func (c *cli) serviceForUser(rf runFlags) string {
+	if rf.api.addr != "" || c.dataDir != "" {
+		return ""
 	}
-	if err := a.engine.Drain(ctx); err != nil {
-		a.log.Warn("quit with jobs still running", "err", err)
+	svc := localapi.ServiceAddressFromEnv()
+	if !answers(svc) {
+		return ""
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if _, err := localapi.NewClient(svc).Status(ctx); err != nil {
+		return "" // it runs, but not for this user
+	}
+	return svc
+}
+
+// attachToService runs the tray for the system service's agent: Start and
+// Pause act on the service, the dashboard shows it, and Quit ends only the
+// tray. The user's own address (ln) answers for the service, through a
+// client of its local API, so `status` and a second launch reach this
+// tray (the second launch opens its dashboard instead of attaching again).
+func (c *cli) attachToService(ctx context.Context, ln net.Listener, addr, svc string) int {
+	log := logTo(c)
+	log.Info("attached to the system service", "service", svc)
+	// Cancelling trayCtx ends the tray loop: Quit ends only the tray.
+	trayCtx, quit := context.WithCancel(ctx)
+	defer quit()
+	var server *localapi.Server
+	dash := newDashboardLauncher(c, svc, addr, func(settings bool) bool { return server.RequestShow(settings) }, log)
+	server = localapi.NewServer(localapi.ServerOptions{
+		Engine:        localapi.NewClient(svc),
+		OpenDashboard: dash.open,
+		Quit:          quit,
+		Log:           log,
+		PID:           os.Getpid(),
+	})
+	// Cancelling apiCtx stops answering at the user's address.
+	apiCtx, stopAPI := context.WithCancel(context.Background())
+	defer stopAPI()
+	go func() {
+		if err := server.Serve(apiCtx, ln); err != nil {
+			log.Error("the local API stopped", "err", err)
+		}
+	}()
+
+	err := runTray(trayCtx, trayProcess{
+		agent: localapi.NewClient(svc),
+		dash:  dash,
+		quit:  quit,
+		log:   log,
+	})
+	stopAPI()
+	dash.close()
+	if err != nil {
+		return c.fail(err)
+	}
+	return exitOK
 }
 
 // openSettingsOnFirstRun opens the dashboard with Settings once, at start,
@@ -196,13 +254,13 @@ func setLaunchAtLogin(on bool) error {
 // syncLaunchAtLogin makes the settings tell the truth about start at login:
 // the login item may have been removed (or, on Windows, disabled) outside the
 // app. Only the setting follows; the login item itself is never added here.
-func syncLaunchAtLogin(a *agent) {
+func syncLaunchAtLogin(eng *engine.Engine, log *slog.Logger) {
 	on, err := autostart.Enabled()
-	if err != nil || on == a.engine.Config().Desktop.LaunchAtLogin {
+	if err != nil || on == eng.Config().Desktop.LaunchAtLogin {
 		return
 	}
-	if err := a.engine.UpdateConfig(func(c *config.Config) { c.Desktop.LaunchAtLogin = on }); err != nil {
-		a.log.Warn("could not record the start-at-login state", "err", err)
+	if err := eng.UpdateConfig(func(c *config.Config) { c.Desktop.LaunchAtLogin = on }); err != nil {
+		log.Warn("could not record the start-at-login state", "err", err)
 	}
 }
 

@@ -4,61 +4,27 @@ package app
 
 import (
 	"errors"
-	"os"
-	"runtime"
 
 	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
-	"fyne.io/fyne/v2/container"
-	"fyne.io/fyne/v2/layout"
-	"fyne.io/fyne/v2/theme"
-	"fyne.io/fyne/v2/widget"
 
 	"usepod.ai/agent/assets"
 	"usepod.ai/agent/core/explain"
+	"usepod.ai/agent/ui"
 )
 
-// showStartFailure explains in a window why the app could not start (a
-// settings file that does not parse, a keychain that refuses, a ledger that
-// cannot open), since a double-clicked app has no terminal to read. It
-// blocks until the user closes the window. Without a display it returns at
-// once: the error has gone to stderr and the log.
+// showStartFailure shows why the app could not start in a window (see
+// ui.ShowStartFailure), since a double-clicked app has no terminal to read.
+// It blocks until the window is closed; without a display it returns.
 func showStartFailure(err error) {
-	if !hasDisplay() {
+	if !ui.HasDisplay() {
 		return
 	}
 	se := &startError{what: "Use Pod Agent could not start.", err: err}
 	errors.As(err, &se)
-
 	fa := fyneapp.NewWithID(appID)
 	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
-	w := fa.NewWindow("Use Pod Agent could not start")
-
-	title := widget.NewLabel(se.what)
-	title.TextStyle.Bold = true
-	title.SizeName = theme.SizeNameSubHeadingText
-	title.Wrapping = fyne.TextWrapWord
-	todo := widget.NewLabel(se.todo())
-	todo.Wrapping = fyne.TextWrapWord
-	detail := widget.NewLabel(se.err.Error())
-	detail.Wrapping = fyne.TextWrapWord
-	detail.TextStyle.Monospace = true
-
-	quit := widget.NewButton("Close", fa.Quit)
-	quit.Importance = widget.HighImportance
-	buttons := container.NewHBox(layout.NewSpacer())
-	if se.folder != "" {
-		folder := se.folder
-		buttons.Add(widget.NewButtonWithIcon("Open folder", theme.FolderOpenIcon(), func() { openFolder(folder) }))
-	}
-	buttons.Add(quit)
-
-	icon := widget.NewIcon(theme.ErrorIcon())
-	head := container.NewBorder(nil, nil, icon, nil, title)
-	body := container.NewVBox(head, todo, widget.NewSeparator(), detail)
-	w.SetContent(container.NewPadded(container.NewBorder(nil, buttons, nil, nil, container.NewVScroll(body))))
-	w.Resize(fyne.NewSize(620, 300))
-	w.ShowAndRun()
+	ui.ShowStartFailure(fa, ui.StartFailure{What: se.what, Todo: se.todo(), Detail: se.err.Error(), Folder: se.folder, OpenFolder: openFolder})
 }
 
 // todo says what the user can do about a failed start.
@@ -74,13 +40,4 @@ func (e *startError) todo() string {
 		return "The details below say what went wrong. Open folder shows where Use Pod Agent keeps its files; then open Use Pod Agent again."
 	}
 	return "The details below say what went wrong. Open Use Pod Agent again once it is fixed."
-}
-
-// hasDisplay reports whether a window can be shown: always on Windows and
-// macOS; on Linux only with an X or Wayland display.
-func hasDisplay() bool {
-	if runtime.GOOS == "windows" || runtime.GOOS == "darwin" {
-		return true
-	}
-	return os.Getenv("DISPLAY") != "" || os.Getenv("WAYLAND_DISPLAY") != ""
 }

@@ -72,11 +72,11 @@ func cmdEarnings(ctx context.Context, c *cli, args []string) int {
 		return exitOK
 	}
 	w := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(w, "Today\t%s USDC\t%d jobs\n", usdc(t.TodayMicro), t.TodayJobs)
-	fmt.Fprintf(w, "Last 7 days\t%s USDC\t\n", usdc(t.Last7dMicro))
-	fmt.Fprintf(w, "All time\t%s USDC\t%d jobs\n", usdc(t.TotalMicro), t.Jobs)
+	fmt.Fprintf(w, "Today\t%s USDC\t%d jobs\n", ledger.FormatExact(t.TodayMicro), t.TodayJobs)
+	fmt.Fprintf(w, "Last 7 days\t%s USDC\t\n", ledger.FormatExact(t.Last7dMicro))
+	fmt.Fprintf(w, "All time\t%s USDC\t%d jobs\n", ledger.FormatExact(t.TotalMicro), t.Jobs)
 	for _, m := range t.Models {
-		fmt.Fprintf(w, "  %s\t%s USDC\t%d jobs\n", m.Model, usdc(m.TotalMicro), m.Jobs)
+		fmt.Fprintf(w, "  %s\t%s USDC\t%d jobs\n", m.Model, ledger.FormatExact(m.TotalMicro), m.Jobs)
 	}
 	w.Flush()
 	if pending > 0 {
@@ -84,15 +84,6 @@ func cmdEarnings(ctx context.Context, c *cli, args []string) int {
 	}
 	fmt.Fprintf(c.stdout, "(%s)\n", estimateNote)
 	return exitOK
-}
-
-// usdc formats micro-USDC exactly, e.g. 1234567 -> "1.234567".
-func usdc(micro int64) string {
-	sign := ""
-	if micro < 0 {
-		sign, micro = "-", -micro
-	}
-	return fmt.Sprintf("%s%d.%06d", sign, micro/1_000_000, micro%1_000_000)
 }
 
 func cmdIdentity(ctx context.Context, c *cli, args []string) int {

@@ -165,7 +165,7 @@ func printJobTable(ctx context.Context, out *bufio.Writer, led *ledger.Ledger, q
 		}
 		_, err := fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", j.At.Local().Format("2006-01-02 15:04:05"), j.Model, j.Outcome,
 			first, (time.Duration(j.DurationMs) * time.Millisecond).String(), j.InputTokens, j.OutputTokens,
-			usdc(ledger.MicroFromE12(j.EarnedE12)), oneLine(j.Message))
+			ledger.FormatExact(ledger.MicroFromE12(j.EarnedE12)), oneLine(j.Message))
 		return err
 	})
 	if err != nil {
@@ -177,7 +177,7 @@ func printJobTable(ctx context.Context, out *bufio.Writer, led *ledger.Ledger, q
 		return err
 	}
 	fmt.Fprintf(out, "%d jobs (%d done, %d failed), earned %s USDC, %d/%d tokens in/out\n",
-		t.Jobs, t.Done, t.Failed, usdc(t.EarnedMicro), t.InputTokens, t.OutputTokens)
+		t.Jobs, t.Done, t.Failed, ledger.FormatExact(t.EarnedMicro), t.InputTokens, t.OutputTokens)
 	return nil
 }
 

@@ -6,8 +6,6 @@ import (
 	"os/exec"
 	"sync"
 	"time"
-
-	"usepod.ai/agent/core/localapi"
 )
 
 // dashboardLauncher starts the dashboard process (`usepod-agent dashboard`)
@@ -18,16 +16,18 @@ type dashboardLauncher struct {
 	global []string // the global flags the dashboard shares with this process
 	api    string   // the engine's local API, for --api
 	tray   string   // this process's local API, for --tray (show requests)
-	server *localapi.Server
-	log    *slog.Logger
+	// requestShow asks an open dashboard to come to the front; false when
+	// none listens yet (localapi.Server.RequestShow).
+	requestShow func(settings bool) bool
+	log         *slog.Logger
 
 	mu  sync.Mutex // guards cmd
 	cmd *exec.Cmd  // the running dashboard; nil when none
 }
 
-// newDashboardLauncher serves dashboards of the engine at api; show requests
-// go through server, which listens at tray.
-func newDashboardLauncher(c *cli, api, tray string, server *localapi.Server, log *slog.Logger) *dashboardLauncher {
+// newDashboardLauncher serves dashboards of the agent at api; show requests
+// go through requestShow, whose server listens at tray.
+func newDashboardLauncher(c *cli, api, tray string, requestShow func(settings bool) bool, log *slog.Logger) *dashboardLauncher {
 	exe, err := os.Executable()
 	if err != nil {
 		exe = os.Args[0]
@@ -42,7 +42,7 @@ func newDashboardLauncher(c *cli, api, tray string, server *localapi.Server, log
 	if c.logLevel != "" {
 		global = append(global, "--log-level", c.logLevel)
 	}
-	return &dashboardLauncher{exe: exe, global: global, api: api, tray: tray, server: server, log: log}
+	return &dashboardLauncher{exe: exe, global: global, api: api, tray: tray, requestShow: requestShow, log: log}
 }
 
 // open shows the dashboard (and Settings when asked): an open dashboard is
@@ -52,7 +52,7 @@ func (d *dashboardLauncher) open(settings bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.cmd != nil {
-		if !d.server.RequestShow(settings) {
+		if !d.requestShow(settings) {
 			// Started a moment ago and not listening yet: it shows itself.
 			d.log.Debug("the dashboard is starting")
 		}

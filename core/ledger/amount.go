@@ -99,3 +99,15 @@ func validate(e Entry) error {
 	}
 	return nil
 }
+
+// FormatExact writes micro-USDC exactly, with all six decimals:
+// 1234567 -> "1.234567". It is the record's own form (the CLI, CSV and
+// JSON); people-facing screens round with ui/present.FormatUSDC.
+func FormatExact(micro int64) string {
+	sign := ""
+	abs := uint64(micro)
+	if micro < 0 {
+		sign, abs = "-", uint64(-micro) // math.MinInt64 wraps to itself, still its magnitude as uint64
+	}
+	return fmt.Sprintf("%s%d.%06d", sign, abs/1_000_000, abs%1_000_000)
+}

@@ -153,6 +153,21 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return s, err
 }
 
+// Snapshot is the agent's state now, so that a Client serves as the
+// Engine of another process's local API (the desktop's tray attached to
+// the system service answers for it at the user's address). It blocks for
+// at most a few seconds; an agent that does not answer reads as
+// connecting, with the error as its last error.
+func (c *Client) Snapshot() engine.Snapshot {
+	ctx, cancel := context.WithTimeout(context.Background(), configTimeout)
+	defer cancel()
+	st, err := c.Status(ctx)
+	if err != nil {
+		return engine.Snapshot{State: engine.StateConnecting, LastError: err.Error()}
+	}
+	return st.Snapshot
+}
+
 // Watch streams the agent's snapshots: the first is the full state, then
 // the newest wins. The channel closes when ctx ends or the agent goes
 // away; Err then says why.

@@ -34,6 +34,10 @@ type uiEngine interface {
 
 var _ uiEngine = (*Client)(nil)
 
+// A Client fronts another agent: the tray attached to the system service
+// serves the service's state at the user's address through one.
+var _ Engine = (*Client)(nil)
+
 func TestStatusStartPauseAndModels(t *testing.T) {
 	fe := newFakeEngine()
 	s := serve(t, ServerOptions{Engine: fe, PID: 4321})

@@ -1,4 +1,4 @@
-package app
+package agent
 
 import (
 	"log/slog"
@@ -14,7 +14,7 @@ import (
 )
 
 // newEngineAsOpenAgent builds an engine from the data folder's saved
-// choice, as openAgent does.
+// choice, as New does.
 func newEngineAsOpenAgent(t *testing.T, dataDir string) *engine.Engine {
 	t.Helper()
 	led, err := ledger.Open(filepath.Join(t.TempDir(), "ledger.db"))
