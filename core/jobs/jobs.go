@@ -67,10 +67,21 @@ type Manager struct {
 
 	Stats Stats
 
-	mu      sync.Mutex // guards running and idle
-	running map[string]context.CancelCauseFunc
-	idle    chan struct{} // closed while nothing runs
-	served  int64
+	mu sync.Mutex // guards running, live, idle and served
+	// running holds the jobs that have a slot, by id: from Handle until
+	// their terminal frame is about to be sent (see free), or until they
+	// end without one. The limit and job_cancel apply to these.
+	running map[string]*slot
+	// live counts the job goroutines not yet returned: a job past its slot
+	// still sends its terminal frame. Wait waits for it to reach 0.
+	live   int
+	idle   chan struct{} // closed when live drops to 0
+	served int64
+}
+
+// slot is one job's place among the MaxConcurrent jobs in flight.
+type slot struct {
+	cancel context.CancelCauseFunc
 }
 
 // errCancelled is the cause of a job stopped by job_cancel.
@@ -97,7 +108,7 @@ func (m *Manager) Handle(sessCtx context.Context, send Sender, j coordinator.Job
 	limit := m.MaxConcurrent() // before m.mu: the callback takes the engine's lock
 	m.mu.Lock()
 	if m.running == nil {
-		m.running = map[string]context.CancelCauseFunc{}
+		m.running = map[string]*slot{}
 	}
 	if _, dup := m.running[j.JobID]; dup {
 		m.mu.Unlock()
@@ -113,37 +124,57 @@ func (m *Manager) Handle(sessCtx context.Context, send Sender, j coordinator.Job
 	start := m.Now()
 	jctx, cancel := context.WithCancelCause(sessCtx)
 	jctx, cancelDeadline := context.WithDeadline(jctx, start.Add(j.Deadline))
-	m.running[j.JobID] = cancel
+	s := &slot{cancel: cancel}
+	m.running[j.JobID] = s
+	m.live++
 	m.mu.Unlock()
 	m.changed()
 
 	go func() {
 		defer cancelDeadline()
-		m.serve(sessCtx, jctx, send, j, route, start, log)
+		m.serve(sessCtx, jctx, send, j, route, start, log, func() { m.free(j.JobID, s) })
+		m.free(j.JobID, s) // a job that ended without a terminal frame
+		cancel(nil)
 		m.mu.Lock()
-		delete(m.running, j.JobID)
-		if len(m.running) == 0 && m.idle != nil {
+		m.live--
+		if m.live == 0 && m.idle != nil {
 			close(m.idle)
 			m.idle = nil
 		}
 		m.mu.Unlock()
-		cancel(nil)
 		m.changed()
 	}()
 }
 
-// Cancel stops a running job at once; no terminal frame is sent. Unknown
-// or finished jobs are ignored. It does not block.
-func (m *Manager) Cancel(jobID string) {
+// free gives the slot s of job jobID back. The job's goroutine calls it
+// just before it sends the job's terminal frame: a coordinator may
+// dispatch the next job the moment it reads job_done, and that job must
+// find the slot free, not out_of_capacity. From then on the job is
+// finished as far as the coordinator can tell: job_cancel no longer
+// reaches it, and a job frame with its id is a new job. Calling free again
+// does nothing, and it never frees the slot of such a new job.
+func (m *Manager) free(jobID string, s *slot) {
 	m.mu.Lock()
-	cancel, ok := m.running[jobID]
-	m.mu.Unlock()
-	if ok {
-		cancel(errCancelled)
+	defer m.mu.Unlock()
+	if m.running[jobID] == s {
+		delete(m.running, jobID)
 	}
 }
 
-// InFlight is the number of jobs running now.
+// Cancel stops a running job at once; no terminal frame is sent. Unknown
+// or finished jobs are ignored, and so is a job whose terminal frame is
+// already on its way. It does not block.
+func (m *Manager) Cancel(jobID string) {
+	m.mu.Lock()
+	s, ok := m.running[jobID]
+	m.mu.Unlock()
+	if ok {
+		s.cancel(errCancelled)
+	}
+}
+
+// InFlight is the number of jobs that hold a slot now: accepted, and not
+// yet sending their terminal frame. It is what MaxConcurrent limits.
 func (m *Manager) InFlight() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -157,10 +188,12 @@ func (m *Manager) Served() int64 {
 	return m.served
 }
 
-// Wait blocks until no job runs, or ctx ends.
+// Wait blocks until no job runs, or ctx ends. A job runs until its
+// goroutine is done: its record written and its terminal frame queued,
+// past the moment its slot was freed.
 func (m *Manager) Wait(ctx context.Context) error {
 	m.mu.Lock()
-	if len(m.running) == 0 {
+	if m.live == 0 {
 		m.mu.Unlock()
 		return nil
 	}
@@ -198,13 +231,14 @@ func (m *Manager) refuse(ctx context.Context, send Sender, j coordinator.Job, ba
 	}
 }
 
-// serve runs one job to its end and sends its terminal frame, if any.
+// serve runs one job to its end and sends its terminal frame, if any,
+// calling free just before it does (see Manager.free).
 //
 // A panic while serving (a bug in a backend adapter, the relay or the
 // ledger) ends this job only: it becomes the job's job_error (internal),
 // logged with its stack, unless a terminal frame was already sent or the
 // job was cancelled; the session and the other jobs go on.
-func (m *Manager) serve(sessCtx, jctx context.Context, send Sender, j coordinator.Job, route Route, start time.Time, log *slog.Logger) {
+func (m *Manager) serve(sessCtx, jctx context.Context, send Sender, j coordinator.Job, route Route, start time.Time, log *slog.Logger, free func()) {
 	format := backend.Format(j.Format)
 	var relayed int64
 	ended := false               // a terminal frame was sent, or none is due (cancelled)
@@ -224,6 +258,7 @@ func (m *Manager) serve(sessCtx, jctx context.Context, send Sender, j coordinato
 		m.Stats.add(outcome{at: m.Now(), duration: m.Now().Sub(start), errCode: code})
 		m.ended(result(code, msg))
 		log.Info("job failed", "code", code, "err", msg, "bytes", relayed)
+		free()
 		if err := send.SendJSON(sessCtx, coordinator.NewJobError(j.JobID, code, msg, relayed)); err != nil {
 			log.Debug("could not send job_error", "err", err)
 		}
@@ -298,6 +333,10 @@ func (m *Manager) serve(sessCtx, jctx context.Context, send Sender, j coordinato
 	m.ended(done)
 	log.Info("job done", "input_tokens", res.Usage.Input, "output_tokens", res.Usage.Output, "ms", d.Milliseconds())
 	ended = true
+	// The slot is freed after the record (the job counts in flight until
+	// it is on record) and before the frame (the coordinator may send the
+	// next job as soon as it reads job_done).
+	free()
 	if err := send.SendJSON(sessCtx, coordinator.NewJobDone(j.JobID, res.Usage.Input, res.Usage.Output, d)); err != nil {
 		log.Warn("could not send job_done", "err", err)
 	}
