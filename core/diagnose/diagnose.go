@@ -27,6 +27,7 @@ import (
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/engine"
 	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/core/localapi"
 	"usepod.ai/agent/core/telemetry"
 )
 
@@ -119,7 +120,7 @@ func Write(w io.Writer, in Input) error {
 		{"build.json", "version and build", true, func(n string) error { return addJSON(n, in.Build) }},
 		{"system.json", "operating system and hardware", true, func(n string) error { return addJSON(n, in.System) }},
 		{"gpus.json", "the latest GPU, CPU and memory reading", in.Hardware != nil, func(n string) error { return addJSON(n, in.Hardware) }},
-		{"status.json", "the agent's state, session, models and backends", in.Status != nil, func(n string) error { return addJSON(n, redactSnapshot(*in.Status)) }},
+		{"status.json", "the agent's state, session, models and backends", in.Status != nil, func(n string) error { return addJSON(n, localapi.WireSnapshot(redactSnapshot(*in.Status))) }},
 		{"backends.json", "each inference server's probe result and models", in.Backends != nil, func(n string) error { return addJSON(n, probes(in.Backends)) }},
 		{"config.toml", "the settings, secrets removed", in.Config != nil, func(n string) error { return addTOML(add, n, Redact(*in.Config)) }},
 		{"agent.log", "the last log lines", len(in.LogTail) > 0, func(n string) error { return add(n, []byte(strings.Join(in.LogTail, "\n")+"\n")) }},

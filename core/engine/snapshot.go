@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"time"
 
 	"usepod.ai/agent/core/explain"
@@ -59,92 +58,75 @@ func ParseState(word string) (State, bool) {
 	return 0, false
 }
 
-// MarshalText writes the state as its word, so the local API's JSON reads
-// "waiting for jobs", not a number that changes when states are added.
-func (s State) MarshalText() ([]byte, error) {
-	if s < StatePaused || s > maxState {
-		return nil, fmt.Errorf("engine: no word for state %d", int(s))
-	}
-	return []byte(s.String()), nil
-}
-
-// UnmarshalText reads a word MarshalText wrote.
-func (s *State) UnmarshalText(b []byte) error {
-	st, ok := ParseState(string(b))
-	if !ok {
-		return fmt.Errorf("engine: unknown state %q", b)
-	}
-	*s = st
-	return nil
-}
-
 // Snapshot is the whole state the UI needs, as of one moment. Snapshots are
-// values: the UI may keep them without locking.
+// values: the UI may keep them without locking. It carries no json tags:
+// the local API sends its own wire type (localapi.Snapshot), so a field
+// here is not a contract between processes of different versions.
 type Snapshot struct {
-	State State `json:"state"`
+	State State
 	// Reason is the coordinator's auth_failed reason
 	// (StateEnrollmentRejected), else why an earning policy pauses or
 	// throttles (Policy.Reason), else "".
-	Reason string `json:"reason"`
+	Reason string
 	// Policy is the earning policies' verdict: what they allow and why.
 	// Policy.Limit is 0 while they pause (no models offered).
-	Policy policy.Verdict `json:"policy"`
+	Policy policy.Verdict
 	// RetryAt is when the next connection attempt starts (StateOffline).
-	RetryAt time.Time `json:"retry_at"`
+	RetryAt time.Time
 
-	Coordinator string `json:"coordinator"` // URL
+	Coordinator string // URL
 	// Connected is true while a coordinator session is up (past auth_ok).
-	Connected bool `json:"connected"`
+	Connected bool
 	// Sessions counts the sessions that reached auth_ok since the agent
 	// started: every one after the first is a reconnect.
-	Sessions   int64  `json:"sessions"`
-	ProviderID string `json:"provider_id"` // empty until enrolled
-	PublicKey  string `json:"public_key"`  // base64
-	KeyWhere   string `json:"key_where"`   // where the identity key is kept, in words
+	Sessions   int64
+	ProviderID string // empty until enrolled
+	PublicKey  string // base64
+	KeyWhere   string // where the identity key is kept, in words
 
-	Models       []ModelStatus   `json:"models"`   // every discovered model, sorted by ID
-	Backends     []BackendStatus `json:"backends"` // every probed server
-	JobsInFlight int             `json:"jobs_in_flight"`
-	JobsServed   int64           `json:"jobs_served"` // job_done frames sent since the agent started
+	Models       []ModelStatus   // every discovered model, sorted by ID
+	Backends     []BackendStatus // every probed server
+	JobsInFlight int
+	JobsServed   int64 // job_done frames sent since the agent started
 
-	Earnings ledger.Totals       `json:"earnings"`
-	Hourly   []ledger.HourBucket `json:"hourly"` // last 24 hours, oldest first
+	Earnings ledger.Totals
+	Hourly   []ledger.HourBucket // last 24 hours, oldest first
 
-	LastError   string    `json:"last_error"`
-	LastErrorAt time.Time `json:"last_error_at"`
+	LastError   string
+	LastErrorAt time.Time
 
 	// Problem is what is wrong now, in plain words, with what to do and the
 	// technical text for a Details control; zero when nothing is. Every
 	// surface (dashboard header, tray) shows this one.
-	Problem explain.Problem `json:"problem"`
+	Problem explain.Problem
 	// Problems are what is wrong now while the agent keeps retrying (a
 	// provider id it could not save, a ledger that cannot write), in plain
 	// words, one sentence each; empty when all is well.
-	Problems []string `json:"problems"`
+	Problems []string
 }
 
 // ModelStatus is one row of the models table.
 type ModelStatus struct {
-	ID            string `json:"model_id"`
-	Backend       string `json:"backend"` // kind of the backend that serves it
-	BackendURL    string `json:"backend_url"`
-	ContextWindow int    `json:"context_window"` // 0 when unknown
-	Healthy       bool   `json:"healthy"`
-	Enabled       bool   `json:"enabled"`      // the user's switch
-	Offered       bool   `json:"offered"`      // in the capabilities the coordinator has now
-	InputPer1M    int64  `json:"input_per_1m"` // price, USDC base units per million tokens
-	OutputPer1M   int64  `json:"output_per_1m"`
+	ID            string
+	Backend       string // kind of the backend that serves it
+	BackendURL    string
+	ContextWindow int // 0 when unknown
+	Healthy       bool
+	Enabled       bool  // the user's switch
+	Offered       bool  // in the capabilities the coordinator has now
+	InputPer1M    int64 // price, USDC base units per million tokens
+	OutputPer1M   int64
 
 	// DownSince is when its server stopped answering (zero while healthy):
 	// the row of a server that goes down stays, marked down, not offered.
-	DownSince time.Time `json:"down_since"`
+	DownSince time.Time
 }
 
 // BackendStatus is one probed inference server.
 type BackendStatus struct {
-	Kind    string `json:"kind"`
-	URL     string `json:"url"`
-	Healthy bool   `json:"healthy"`
-	Error   string `json:"error"` // why not, in plain words
-	Models  int    `json:"models"`
+	Kind    string
+	URL     string
+	Healthy bool
+	Error   string // why not, in plain words
+	Models  int
 }

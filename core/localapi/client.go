@@ -165,7 +165,7 @@ func (c *Client) Snapshot() engine.Snapshot {
 	if err != nil {
 		return engine.Snapshot{State: engine.StateConnecting, LastError: err.Error()}
 	}
-	return st.Snapshot
+	return st.Engine()
 }
 
 // Watch streams the agent's snapshots: the first is the full state, then
@@ -175,12 +175,12 @@ func (c *Client) Watch(ctx context.Context) <-chan engine.Snapshot {
 	out := make(chan engine.Snapshot, 1)
 	go func() {
 		defer close(out)
-		err := streamLines(ctx, c, "/v1/watch", func(s engine.Snapshot) {
+		err := streamLines(ctx, c, "/v1/watch", func(s Snapshot) {
 			select { // newest wins: drop the unread one
 			case <-out:
 			default:
 			}
-			out <- s
+			out <- s.Engine()
 		})
 		if ctx.Err() != nil {
 			err = nil

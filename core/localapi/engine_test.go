@@ -110,7 +110,7 @@ func TestRealEngineThroughTheSocket(t *testing.T) {
 		t.Fatalf("earnings = %+v, %d buckets, %v", tot, len(hourly), err)
 	}
 	st, err := c.Status(ctx)
-	if err != nil || st.State != engine.StateNoBackends || st.PID == 0 {
+	if err != nil || st.Engine().State != engine.StateNoBackends || st.PID == 0 {
 		t.Fatalf("status = %+v, %v", st, err)
 	}
 }

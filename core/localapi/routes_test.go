@@ -48,7 +48,7 @@ func TestStatusStartPauseAndModels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.PID != 4321 || !reflect.DeepEqual(st.Snapshot, fe.Snapshot()) {
+	if st.PID != 4321 || !reflect.DeepEqual(st.Engine(), fe.Snapshot()) {
 		t.Fatalf("status = %+v, want pid 4321 and %+v", st, fe.Snapshot())
 	}
 

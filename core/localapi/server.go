@@ -233,19 +233,19 @@ func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 func (s *Server) status(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, Status{Snapshot: s.o.Engine.Snapshot(), PID: s.o.PID})
+	writeJSON(w, http.StatusOK, Status{Snapshot: WireSnapshot(s.o.Engine.Snapshot()), PID: s.o.PID})
 }
 
 // watch streams snapshots as NDJSON until the client goes or the server
 // stops. A write that misses its deadline drops the client.
 func (s *Server) watch(w http.ResponseWriter, r *http.Request) {
 	ch := s.o.Engine.Watch(r.Context())
-	stream(w, r, s.writeTimeout, ch)
+	stream(w, r, s.writeTimeout, ch, WireSnapshot)
 }
 
-// stream writes each value from ch as one JSON line until ch closes, the
-// request ends or a write misses its deadline.
-func stream[T any](w http.ResponseWriter, r *http.Request, timeout time.Duration, ch <-chan T) {
+// stream writes each value from ch as one JSON line, in its wire form,
+// until ch closes, the request ends or a write misses its deadline.
+func stream[T, Wire any](w http.ResponseWriter, r *http.Request, timeout time.Duration, ch <-chan T, wire func(T) Wire) {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -263,7 +263,7 @@ func stream[T any](w http.ResponseWriter, r *http.Request, timeout time.Duration
 				return
 			}
 			rc.SetWriteDeadline(time.Now().Add(timeout))
-			if enc.Encode(v) != nil || rc.Flush() != nil {
+			if enc.Encode(wire(v)) != nil || rc.Flush() != nil {
 				return
 			}
 		}
@@ -478,7 +478,7 @@ func (s *Server) showRequests(w http.ResponseWriter, r *http.Request) {
 		delete(s.showSubs, ch)
 		s.showMu.Unlock()
 	}()
-	stream(w, r, s.writeTimeout, ch)
+	stream(w, r, s.writeTimeout, ch, func(r ShowRequest) ShowRequest { return r }) // ShowRequest is a wire type
 }
 
 func (s *Server) quit(w http.ResponseWriter, r *http.Request) {

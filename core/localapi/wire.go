@@ -6,7 +6,6 @@ import (
 
 	"usepod.ai/agent/core/backend"
 	"usepod.ai/agent/core/config"
-	"usepod.ai/agent/core/engine"
 	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/core/telemetry"
 )
@@ -32,9 +31,9 @@ const (
 	CodeFailed           = "failed"
 )
 
-// Status is the engine's snapshot plus the serving process's id.
+// Status is GET /v1/status: the snapshot plus the serving process's id.
 type Status struct {
-	engine.Snapshot
+	Snapshot
 	PID int `json:"pid"`
 }
 
