@@ -176,20 +176,10 @@ type agentExtras struct {
 // api once it runs.
 func (c *cli) newAgent(ctx context.Context, rf runFlags, api net.Listener, x agentExtras) (*runningAgent, error) {
 	var fileCfg config.Config // as the file has it, before the flags
+	over := rf.overrides()
 	cfg, cfgPath, f, err := c.loadConfig(func(cfg *config.Config) {
 		fileCfg = cfg.Clone()
-		if rf.coordinator != "" {
-			cfg.Coordinator.URL = rf.coordinator
-		}
-		if rf.enrollmentCode != "" {
-			cfg.Coordinator.EnrollmentCode = strings.TrimSpace(rf.enrollmentCode)
-		}
-		if rf.allowInsecure {
-			cfg.Coordinator.AllowInsecure = true
-		}
-		if rf.keyring != "" {
-			cfg.Identity.Keyring = rf.keyring
-		}
+		over.Apply(cfg)
 	})
 	if err != nil {
 		return nil, &startError{what: "Your settings file has a mistake.", folder: filepath.Dir(cfgPath), settings: true, err: err}
@@ -221,7 +211,7 @@ func (c *cli) newAgent(ctx context.Context, rf runFlags, api net.Listener, x age
 	a, err := agent.New(agent.Options{
 		Config:        cfg,
 		ConfigPath:    cfgPath,
-		SaveConfig:    func(cfg config.Config) error { return config.Save(cfgPath, rf.keepOutOfFile(cfg, fileCfg)) },
+		SaveConfig:    func(cfg config.Config) error { return config.Save(cfgPath, over.KeepOut(cfg, fileCfg)) },
 		DataDir:       dataDir,
 		KeyStore:      store,
 		AllowInsecure: rf.allowInsecure,
@@ -295,21 +285,7 @@ func runHeadless(ctx context.Context, r *runningAgent) int {
 	return exitOK
 }
 
-// keepOutOfFile undoes the run flags in a config about to be saved: they
-// apply to this run only. A setting the user changed during the run (it no
-// longer equals the flag) is saved as changed.
-func (rf runFlags) keepOutOfFile(next, file config.Config) config.Config {
-	if rf.coordinator != "" && next.Coordinator.URL == rf.coordinator {
-		next.Coordinator.URL = file.Coordinator.URL
-	}
-	if code := strings.TrimSpace(rf.enrollmentCode); code != "" && next.Coordinator.EnrollmentCode == code {
-		next.Coordinator.EnrollmentCode = file.Coordinator.EnrollmentCode
-	}
-	if rf.allowInsecure && next.Coordinator.AllowInsecure {
-		next.Coordinator.AllowInsecure = file.Coordinator.AllowInsecure
-	}
-	if rf.keyring != "" && next.Identity.Keyring == rf.keyring {
-		next.Identity.Keyring = file.Identity.Keyring
-	}
-	return next
+// overrides are the run flags that override settings for this run only.
+func (rf runFlags) overrides() config.Overrides {
+	return config.Overrides{CoordinatorURL: rf.coordinator, EnrollmentCode: rf.enrollmentCode, AllowInsecure: rf.allowInsecure, Keyring: rf.keyring}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/ledger"
 )
 
@@ -143,28 +142,5 @@ func TestVersionAndHelp(t *testing.T) {
 	code, out, _ = run(t, "help")
 	if code != 0 || !strings.Contains(out, "earnings") || !strings.Contains(out, "--headless") {
 		t.Fatalf("help: %d %q", code, out)
-	}
-}
-
-func TestRunFlagsStayOutOfTheSavedFile(t *testing.T) {
-	file := config.Default()
-	file.Coordinator.URL = "wss://api.usepod.ai/provider/connect"
-	rf := runFlags{coordinator: "ws://127.0.0.1:9/x", enrollmentCode: " POD-ENROLL-FLAG0001 ", allowInsecure: true, keyring: "file"}
-	run := file.Clone()
-	run.Coordinator.URL, run.Coordinator.EnrollmentCode = rf.coordinator, "POD-ENROLL-FLAG0001"
-	run.Coordinator.AllowInsecure, run.Identity.Keyring = true, "file"
-	run.Limits.MaxConcurrent = 4 // a change the user made in the app
-
-	saved := rf.keepOutOfFile(run, file)
-	if saved.Coordinator != file.Coordinator || saved.Identity.Keyring != file.Identity.Keyring {
-		t.Fatalf("flags leaked into the file: %+v %+v", saved.Coordinator, saved.Identity)
-	}
-	if saved.Limits.MaxConcurrent != 4 {
-		t.Fatal("the user's own change was lost")
-	}
-	// A code pasted in Settings during the run is the user's, not the flag's.
-	run.Coordinator.EnrollmentCode = "POD-ENROLL-PASTED01"
-	if got := rf.keepOutOfFile(run, file).Coordinator.EnrollmentCode; got != "POD-ENROLL-PASTED01" {
-		t.Fatalf("pasted code = %q", got)
 	}
 }
