@@ -25,7 +25,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 	"usepod.ai/agent/ui/desktoptest"
 )
 

@@ -15,7 +15,7 @@ import (
 
 	"usepod.ai/agent/ui/desktoptest"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // What the always-on desktop process costs while nobody looks, measured the

@@ -30,7 +30,7 @@ import (
 	"usepod.ai/agent/core/engine"
 	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // liveWait bounds every wait on the engine or the coordinator. Generous:

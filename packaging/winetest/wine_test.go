@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // wait bounds each wait on the .exe, wine or the X server. Wine starts a
