@@ -19,7 +19,7 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/replay"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"

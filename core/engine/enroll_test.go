@@ -13,8 +13,8 @@ import (
 
 	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // An auth_ok without provider_id (PROTOCOL.md section 2 stores the id only

@@ -14,8 +14,8 @@ import (
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

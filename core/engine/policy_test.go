@@ -8,9 +8,9 @@ import (
 
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/policy"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/core/telemetry"
 	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // clock is a settable Now.

@@ -13,8 +13,8 @@ import (
 	"usepod.ai/agent/core/engine"
 	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // TestRealEngineThroughTheSocket drives a real engine, connected to the

@@ -15,8 +15,8 @@ import (
 	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/jobs"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // TestScrapeAfterRealJobs serves real jobs from the local coordinator
