@@ -28,8 +28,8 @@ import (
 
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/engine"
-	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/internal/testrig/keystore"
 	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
@@ -256,7 +256,7 @@ func newLiveRig(t *testing.T) *liveRig {
 	t.Cleanup(transport.CloseIdleConnections)
 	r.eng, err = engine.New(engine.Options{
 		Config:            cfg,
-		KeyStore:          &identity.MemStore{},
+		KeyStore:          &keystore.MemStore{},
 		Ledger:            led,
 		SaveConfig:        func(c config.Config) error { return config.Save(r.cfgPath, c) },
 		AllowInsecure:     true,

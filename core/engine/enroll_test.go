@@ -13,6 +13,7 @@ import (
 
 	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/internal/testrig/keystore"
 	"usepod.ai/agent/internal/testrig/localcoord"
 	"usepod.ai/agent/internal/testrig/replay"
 )
@@ -61,7 +62,7 @@ func TestAuthOKWithoutProviderIDKeepsSendingTheCode(t *testing.T) {
 
 // failingStore is a MemStore whose Save fails while failing is set.
 type failingStore struct {
-	identity.MemStore
+	keystore.MemStore
 	mu      sync.Mutex // guards failing and saves
 	failing bool
 	saves   int
