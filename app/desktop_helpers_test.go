@@ -25,8 +25,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"usepod.ai/agent/internal/testrig/desktoptest"
 	"usepod.ai/agent/internal/testrig/localcoord"
-	"usepod.ai/agent/ui/desktoptest"
 )
 
 // desktopWait bounds each wait on the app, the X server or the bus.

@@ -17,8 +17,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
+	"usepod.ai/agent/internal/testrig/desktoptest"
 	"usepod.ai/agent/internal/testrig/localcoord"
-	"usepod.ai/agent/ui/desktoptest"
 )
 
 // The real binary on a private X server whose desktop has no tray: the

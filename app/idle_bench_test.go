@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/ui/desktoptest"
+	"usepod.ai/agent/internal/testrig/desktoptest"
 
 	"usepod.ai/agent/internal/testrig/localcoord"
 )
