@@ -95,9 +95,9 @@ test-workflows: $(ACTIONLINT) ## check .github/workflows with actionlint
 	$(ACTIONLINT) -no-color
 
 bench: ## relay benchmarks against a direct client, and the metrics scrape (see BENCHMARKS.md)
-	$(GO) test -run '^$$' -bench 'Paced|256|Unpaced' -benchtime 5x ./core/relaybench/
-	$(GO) test -run '^$$' -bench 'TimeToFirst' -benchtime 100x ./core/relaybench/
-	$(GO) test -run '^$$' -bench 'Idle' -benchtime 4x ./core/relaybench/
+	$(GO) test -run '^$$' -bench 'Paced|256|Unpaced' -benchtime 5x ./internal/testrig/relaybench/
+	$(GO) test -run '^$$' -bench 'TimeToFirst' -benchtime 100x ./internal/testrig/relaybench/
+	$(GO) test -run '^$$' -bench 'Idle' -benchtime 4x ./internal/testrig/relaybench/
 	$(GO) test -run '^$$' -bench . -benchtime 2s ./core/ledger/ ./core/backend/
 	$(GO) test -run '^$$' -bench Scrape -benchtime 2s ./core/metrics/
 	$(GO) test -tags $(GUI_TAGS) -run '^$$' -bench ActivityOlderPage -benchtime 200x ./ui/
@@ -107,9 +107,9 @@ bench: ## relay benchmarks against a direct client, and the metrics scrape (see 
 BENCH_DIR := bin/bench
 bench-procs: build-headless ## the built agent, a paced SSE server and a coordinator as three processes, against a direct client
 	@mkdir -p $(BENCH_DIR)
-	$(GO) build -o $(BENCH_DIR)/pacedsse ./core/relaybench/pacedsse
-	$(GO) build -o $(BENCH_DIR)/procbench ./core/relaybench/procbench
-	$(GO) build -o $(BENCH_DIR)/tcprelay ./core/relaybench/tcprelay
+	$(GO) build -o $(BENCH_DIR)/pacedsse ./internal/testrig/relaybench/pacedsse
+	$(GO) build -o $(BENCH_DIR)/procbench ./internal/testrig/relaybench/procbench
+	$(GO) build -o $(BENCH_DIR)/tcprelay ./internal/testrig/relaybench/tcprelay
 	$(BENCH_DIR)/procbench -agent $(BIN)-headless -sse $(BENCH_DIR)/pacedsse -floor $(BENCH_DIR)/tcprelay \
 		-cpuprofile $(abspath $(BENCH_DIR))/agent-cpu.prof -trace $(abspath $(BENCH_DIR))/agent.trace
 	@echo "profiles: go tool pprof -top $(BIN)-headless $(BENCH_DIR)/agent-cpu.prof; go tool trace $(BENCH_DIR)/agent.trace"

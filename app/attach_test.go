@@ -15,7 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 	"usepod.ai/agent/core/localapi"
-	"usepod.ai/agent/ui/desktoptest"
+	"usepod.ai/agent/internal/testrig/desktoptest"
 )
 
 // Where the system service runs and admits the user, the desktop app does

@@ -25,8 +25,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/ui/desktoptest"
+	"usepod.ai/agent/internal/testrig/desktoptest"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // desktopWait bounds each wait on the app, the X server or the bus.
@@ -103,7 +103,7 @@ func binaries(t testing.TB) (agent, replay string) {
 		}
 		for _, b := range []struct{ out, pkg string }{
 			{filepath.Join(built.dir, "usepod-agent"), "."},
-			{filepath.Join(built.dir, "replayserver"), "./core/replay/replayserver"},
+			{filepath.Join(built.dir, "replayserver"), "./internal/testrig/replay/replayserver"},
 		} {
 			cmd := exec.Command(goTool(), "build", "-o", b.out, b.pkg)
 			cmd.Dir = root

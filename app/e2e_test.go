@@ -17,8 +17,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/ui/desktoptest"
+	"usepod.ai/agent/internal/testrig/desktoptest"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // The real binary on a private X server whose desktop has no tray: the

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/ui/desktoptest"
+	"usepod.ai/agent/internal/testrig/desktoptest"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // What the always-on desktop process costs while nobody looks, measured the

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // inProcessAgent is `usepod-agent run --headless` running in the test

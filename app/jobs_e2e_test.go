@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/core/selftest"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // TestHeadlessJobRecordAndSelfTest runs the headless agent in-process

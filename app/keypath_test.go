@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/identity"
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // An agent run with the command-line agent's agent.toml keeps that agent's

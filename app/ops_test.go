@@ -18,8 +18,8 @@ import (
 
 	"usepod.ai/agent/core/diagnose"
 	"usepod.ai/agent/core/identity"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // The secrets of the setup. No support bundle may hold any of them.

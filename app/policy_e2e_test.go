@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // standInSMI writes an nvidia-smi that answers the agent's queries from

@@ -11,7 +11,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"usepod.ai/agent/ui/desktoptest"
+	"usepod.ai/agent/internal/testrig/desktoptest"
 )
 
 // The tray as a Linux desktop sees it: on a private session bus with a

@@ -18,8 +18,8 @@ import (
 
 	"usepod.ai/agent/core/backend"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/core/selftest"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // opsEngine is the fake engine with the operator's tools of a real agent:

@@ -19,7 +19,7 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/replay"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -28,9 +28,9 @@ import (
 
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/engine"
-	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/keystore"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // liveWait bounds every wait on the engine or the coordinator. Generous:
@@ -256,7 +256,7 @@ func newLiveRig(t *testing.T) *liveRig {
 	t.Cleanup(transport.CloseIdleConnections)
 	r.eng, err = engine.New(engine.Options{
 		Config:            cfg,
-		KeyStore:          &identity.MemStore{},
+		KeyStore:          &keystore.MemStore{},
 		Ledger:            led,
 		SaveConfig:        func(c config.Config) error { return config.Save(r.cfgPath, c) },
 		AllowInsecure:     true,

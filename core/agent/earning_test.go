@@ -9,8 +9,8 @@ import (
 
 	"usepod.ai/agent/core/appstate"
 	"usepod.ai/agent/core/engine"
-	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/internal/testrig/keystore"
 )
 
 // newEngineAsOpenAgent builds an engine from the data folder's saved
@@ -23,7 +23,7 @@ func newEngineAsOpenAgent(t *testing.T, dataDir string) *engine.Engine {
 	}
 	t.Cleanup(func() { led.Close() })
 	startPaused, save := earningChoice(dataDir, slog.New(slog.DiscardHandler))
-	eng, err := engine.New(engine.Options{KeyStore: &identity.MemStore{}, Ledger: led, StartPaused: startPaused, SaveEarning: save})
+	eng, err := engine.New(engine.Options{KeyStore: &keystore.MemStore{}, Ledger: led, StartPaused: startPaused, SaveEarning: save})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // embeddingShow is the recorded POST /api/show answer of a chat model with

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 func TestProbe(t *testing.T) {

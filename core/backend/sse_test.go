@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // scanResult is what a scanner learned, comparable.

@@ -18,7 +18,7 @@ import (
 
 	"github.com/coder/websocket"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // TestFramesOfEachJobStayInOrderUnder256Streams: 256 jobs send chunks of

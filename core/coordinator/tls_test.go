@@ -13,7 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // startTLSCoord is the coordinator stand-in behind TLS, as the real one is

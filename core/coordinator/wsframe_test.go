@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // TestMaskMatchesTheRFC: the eight-bytes-at-a-time mask equals RFC 6455

@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"usepod.ai/agent/core/config"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // TestNextJobsOnJobDoneAreServed: a coordinator that sends max_concurrent

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/config"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // fixedPortServer serves a replay server's answers on an address chosen

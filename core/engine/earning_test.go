@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // savedChoices records what SaveEarning was given.

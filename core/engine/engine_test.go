@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/config"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 func recordedBody(t *testing.T, name string) []byte {

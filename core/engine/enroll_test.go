@@ -13,8 +13,9 @@ import (
 
 	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/keystore"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // An auth_ok without provider_id (PROTOCOL.md section 2 stores the id only
@@ -61,7 +62,7 @@ func TestAuthOKWithoutProviderIDKeepsSendingTheCode(t *testing.T) {
 
 // failingStore is a MemStore whose Save fails while failing is set.
 type failingStore struct {
-	identity.MemStore
+	keystore.MemStore
 	mu      sync.Mutex // guards failing and saves
 	failing bool
 	saves   int

@@ -12,10 +12,10 @@ import (
 	"go.uber.org/goleak"
 
 	"usepod.ai/agent/core/config"
-	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/keystore"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -49,7 +49,7 @@ type harness struct {
 	coord  *localcoord.Server
 	url    string
 	eng    *Engine
-	store  *identity.MemStore
+	store  *keystore.MemStore
 	ledger *ledger.Ledger
 	cfg    config.Config
 	saved  []config.Config
@@ -79,7 +79,7 @@ func withOptions(edit func(*Options)) harnessOpt {
 
 func newHarness(t *testing.T, copts localcoord.Options, opts ...harnessOpt) *harness {
 	t.Helper()
-	h := &harness{t: t, coord: localcoord.New(copts), store: &identity.MemStore{}, waits: &waits{}}
+	h := &harness{t: t, coord: localcoord.New(copts), store: &keystore.MemStore{}, waits: &waits{}}
 	hs := httptest.NewServer(h.coord.Handler())
 	t.Cleanup(hs.Close)
 	h.url = "ws" + strings.TrimPrefix(hs.URL, "http") + "/provider/connect"

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/identity"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // An import replaces the identity in the key store while the engine runs:

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/jobs"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // jobEnds collects what OnJobEnd was told, by job id.

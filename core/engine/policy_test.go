@@ -7,10 +7,10 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/config"
-	"usepod.ai/agent/core/localcoord"
 	"usepod.ai/agent/core/policy"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/core/telemetry"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // clock is a settable Now.

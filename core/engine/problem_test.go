@@ -7,8 +7,8 @@ import (
 
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/explain"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // The snapshot says what is wrong in plain words, computed from the state,

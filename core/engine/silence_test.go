@@ -11,7 +11,7 @@ import (
 
 	"usepod.ai/agent/core/backoff"
 	"usepod.ai/agent/core/coordinator"
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // stallProxy is a TCP proxy between the agent and the coordinator. stall

@@ -20,7 +20,7 @@ import (
 	"usepod.ai/agent/core/coordinator"
 	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // connect dials url as the engine does and returns the error it met. The

@@ -11,10 +11,10 @@ import (
 
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/engine"
-	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/keystore"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // TestRealEngineThroughTheSocket drives a real engine, connected to the
@@ -34,7 +34,7 @@ func TestRealEngineThroughTheSocket(t *testing.T) {
 	cfg.Coordinator.AllowInsecure = true
 	cfg.Coordinator.EnrollmentCode = "POD-ENROLL-TEST0001"
 	cfg.Backends = []config.Backend{{Kind: llama.Kind, URL: llama.URL}}
-	eng, err := engine.New(engine.Options{Config: cfg, KeyStore: &identity.MemStore{}, Ledger: led,
+	eng, err := engine.New(engine.Options{Config: cfg, KeyStore: &keystore.MemStore{}, Ledger: led,
 		HeartbeatInterval: time.Hour, DiscoveryInterval: time.Hour, HandshakeTimeout: 5 * time.Second, DrainTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)

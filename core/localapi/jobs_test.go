@@ -13,8 +13,8 @@ import (
 
 	"usepod.ai/agent/core/backend"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/replay"
 	"usepod.ai/agent/core/selftest"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // jobLedger is a real ledger with 30 jobs, one a second, every third failed.

@@ -12,11 +12,11 @@ import (
 
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/engine"
-	"usepod.ai/agent/core/identity"
 	"usepod.ai/agent/core/jobs"
 	"usepod.ai/agent/core/ledger"
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/keystore"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // TestScrapeAfterRealJobs serves real jobs from the local coordinator
@@ -41,7 +41,7 @@ func TestScrapeAfterRealJobs(t *testing.T) {
 
 	var m *Metrics
 	eng, err := engine.New(engine.Options{
-		Config: cfg, KeyStore: &identity.MemStore{}, Ledger: led,
+		Config: cfg, KeyStore: &keystore.MemStore{}, Ledger: led,
 		HeartbeatInterval: time.Hour, DiscoveryInterval: time.Hour,
 		After:    func(time.Duration) <-chan time.Time { return time.After(time.Millisecond) },
 		OnJobEnd: func(r jobs.Result) { m.JobEnded(r) },

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/backend"
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 const pacing = 20 * time.Millisecond

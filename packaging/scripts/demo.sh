@@ -8,10 +8,10 @@ dir=$(mktemp -d -t usepod-demo.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 port=${DEMO_PORT:-8787}
 
-go build -o "$dir/democoord" ./core/localcoord/democoord
+go build -o "$dir/democoord" ./internal/testrig/localcoord/democoord
 backend_args=()
 if [ "${DEMO_REPLAY:-}" = 1 ]; then
-  go build -o "$dir/replayserver" ./core/replay/replayserver
+  go build -o "$dir/replayserver" ./internal/testrig/replay/replayserver
   "$dir/replayserver" -pace 15ms > "$dir/replay.url" &
   for _ in $(seq 50); do [ -s "$dir/replay.url" ] && break; sleep 0.1; done
   replay_url=$(head -n1 "$dir/replay.url")

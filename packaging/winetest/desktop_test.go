@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/ui/desktoptest"
+	"usepod.ai/agent/internal/testrig/desktoptest"
 )
 
 // The desktop start, as a double-click starts it: under Xvfb the .exe's

@@ -23,7 +23,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // wait bounds each wait on the .exe, wine or the X server. Wine starts a
@@ -118,7 +118,7 @@ func setUp() (int, error) {
 		return 1, fmt.Errorf("build the bcryptprimitives.dll stand-in: %v\n%s", err, out)
 	}
 	replay := filepath.Join(env.state, "replayserver")
-	build := exec.Command("go", "build", "-o", replay, "./core/replay/replayserver")
+	build := exec.Command("go", "build", "-o", replay, "./internal/testrig/replay/replayserver")
 	build.Dir = env.root
 	if out, err := build.CombinedOutput(); err != nil {
 		return 1, fmt.Errorf("go build replayserver: %v\n%s", err, out)

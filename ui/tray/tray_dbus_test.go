@@ -19,7 +19,7 @@ import (
 
 	"github.com/godbus/dbus/v5"
 
-	"usepod.ai/agent/ui/desktoptest"
+	"usepod.ai/agent/internal/testrig/desktoptest"
 )
 
 // wait bounds every wait for the child; generous for a loaded machine.

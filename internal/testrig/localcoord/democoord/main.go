@@ -19,7 +19,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 func main() {

@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // benchParams are the backend's stream parameters.

@@ -41,8 +41,8 @@ import (
 	"syscall"
 	"time"
 
-	"usepod.ai/agent/core/localcoord"
-	"usepod.ai/agent/core/relaybench"
+	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/relaybench"
 )
 
 // cleanups stop the child processes, also on a fatal error.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/localcoord"
+	"usepod.ai/agent/internal/testrig/localcoord"
 )
 
 // TestAgentBinaryRelaysUnchanged runs the real headless binary once: the

@@ -18,7 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
-	"usepod.ai/agent/core/relaybench"
+	"usepod.ai/agent/internal/testrig/relaybench"
 )
 
 func main() {

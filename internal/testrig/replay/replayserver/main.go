@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"usepod.ai/agent/core/replay"
+	"usepod.ai/agent/internal/testrig/replay"
 )
 
 // cliTB lets the test-oriented replay constructors run in a command: the
