@@ -4,17 +4,18 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 
 	"usepod.ai/agent/core/config"
+	"usepod.ai/agent/core/logfile"
 )
 
 // Exit codes.
@@ -194,27 +195,20 @@ func (c *cli) newLoggerTo(dataDir, cfgLevel, name string) (*slog.Logger, func(),
 		level = cfgLevel
 	}
 	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(cmpOr(level, "info"))); err != nil {
+	if err := lv.UnmarshalText([]byte(cmp.Or(level, "info"))); err != nil {
 		return nil, nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
-	lf, err := openLogFile(filepath.Join(dataDir, "logs", name))
+	lf, err := logfile.Open(filepath.Join(dataDir, "logs", name))
 	if err != nil {
 		return nil, nil, err
 	}
 	// A failing stderr (no console on Windows) must not silence the file.
-	var out *fanOut
-	out = newFanOut(func(name string, err error) {
-		out.writeOthersLocked(name, fmt.Appendf(nil, "level=WARN msg=\"cannot write the log to %s; logging continues elsewhere\" err=%q\n", name, err.Error()))
-	}, namedWriter{"stderr", c.stderr}, namedWriter{"the log file", lf})
+	var out *logfile.FanOut
+	out = logfile.NewFanOut(func(name string, err error) {
+		out.WriteOthersLocked(name, fmt.Appendf(nil, "level=WARN msg=\"cannot write the log to %s; logging continues elsewhere\" err=%q\n", name, err.Error()))
+	}, logfile.Named{Name: "stderr", W: c.stderr}, logfile.Named{Name: "the log file", W: lf})
 	h := slog.NewTextHandler(out, &slog.HandlerOptions{Level: lv})
 	return slog.New(h), func() { lf.Close() }, nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func cmdVersion(ctx context.Context, c *cli, args []string) int {
@@ -245,6 +239,3 @@ func cmdValidate(ctx context.Context, c *cli, args []string) int {
 	fmt.Fprintf(c.stdout, "%s is valid\n", path)
 	return exitOK
 }
-
-// exists reports whether a file is there.
-func exists(path string) bool { _, err := os.Stat(path); return err == nil }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -100,7 +101,7 @@ func cmdIdentity(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	mode := cmpOr(*keyring, cfg.Identity.Keyring)
+	mode := cmp.Or(*keyring, cfg.Identity.Keyring)
 	store, err := identity.OpenConfigured(ctx, mode, cfg.Identity.KeyPath, dataDir, discardLogger())
 	if err != nil {
 		return c.fail(err)

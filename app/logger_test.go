@@ -48,33 +48,3 @@ func TestLoggerKeepsWritingTheFileWhenStderrFails(t *testing.T) {
 		t.Errorf("the failing writer is reported %d times in the file, want once:\n%s", n, got)
 	}
 }
-
-func TestFanOutWritesToEveryWriterAndReportsEachFailureOnce(t *testing.T) {
-	var a, c bytes.Buffer
-	b := &brokenWriter{}
-	var reports []string
-	w := newFanOut(func(name string, err error) { reports = append(reports, name+": "+err.Error()) },
-		namedWriter{"a", &a}, namedWriter{"b", b}, namedWriter{"c", &c})
-	for range 3 {
-		n, err := w.Write([]byte("x\n"))
-		if n != 2 || err != nil {
-			t.Fatalf("Write = %d, %v; want 2, nil while one writer still works", n, err)
-		}
-	}
-	if a.String() != "x\nx\nx\n" || c.String() != "x\nx\nx\n" {
-		t.Errorf("a = %q, c = %q; want three lines each", a.String(), c.String())
-	}
-	if b.writes != 3 {
-		t.Errorf("the broken writer was tried %d times, want 3 (it may come back)", b.writes)
-	}
-	if len(reports) != 1 || reports[0] != "b: the handle is invalid" {
-		t.Errorf("reports = %q, want one for b", reports)
-	}
-}
-
-func TestFanOutFailsWhenEveryWriterFails(t *testing.T) {
-	w := newFanOut(nil, namedWriter{"a", &brokenWriter{}}, namedWriter{"b", &brokenWriter{}})
-	if _, err := w.Write([]byte("x")); err == nil {
-		t.Error("Write succeeded with no working writer")
-	}
-}

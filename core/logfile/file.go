@@ -1,4 +1,7 @@
-package app
+// Package logfile holds where the agent's log lines go: a size-capped,
+// owner-only log file, and a fan-out that keeps writing the file when the
+// terminal is gone. The app configures the slog handler on top.
+package logfile
 
 import (
 	"fmt"
@@ -8,20 +11,21 @@ import (
 	"sync"
 )
 
-// maxLogBytes caps the log file; when it is reached the file is moved to
+// MaxBytes caps the log file; when it is reached the file is moved to
 // agent.log.1 (replacing the previous one) and a new one is started, so the
 // logs never hold more than twice this.
-const maxLogBytes = 10 << 20
+const MaxBytes = 10 << 20
 
-// logFile is a size-capped append-only log file. Safe for concurrent use.
-type logFile struct {
+// File is a size-capped append-only log file. Safe for concurrent use.
+type File struct {
 	mu   sync.Mutex // guards f and size
 	path string
 	f    *os.File
 	size int64
 }
 
-func openLogFile(path string) (*logFile, error) {
+// Open opens (or creates) the log file at path, owner-only.
+func Open(path string) (*File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("log folder: %w", err)
 	}
@@ -47,13 +51,13 @@ func openLogFile(path string) (*logFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("open log file: %w", err)
 	}
-	return &logFile{path: path, f: f, size: st.Size()}, nil
+	return &File{path: path, f: f, size: st.Size()}, nil
 }
 
-func (l *logFile) Write(p []byte) (int, error) {
+func (l *File) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.size+int64(len(p)) > maxLogBytes {
+	if l.size+int64(len(p)) > MaxBytes {
 		l.rotateLocked()
 	}
 	n, err := l.f.Write(p)
@@ -61,7 +65,7 @@ func (l *logFile) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (l *logFile) rotateLocked() {
+func (l *File) rotateLocked() {
 	l.f.Close()
 	os.Rename(l.path, l.path+".1")
 	f, err := os.OpenFile(l.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
@@ -72,7 +76,7 @@ func (l *logFile) rotateLocked() {
 	l.f, l.size = f, 0
 }
 
-func (l *logFile) Close() error {
+func (l *File) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.f.Close()

@@ -1,4 +1,4 @@
-package app
+package logfile
 
 import (
 	"bytes"
@@ -9,14 +9,14 @@ import (
 
 func TestLogFileRotatesAtTheCap(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "logs", "agent.log")
-	lf, err := openLogFile(path)
+	lf, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	line := bytes.Repeat([]byte("x"), 1023)
 	line = append(line, '\n')
 	total := 0
-	for total <= maxLogBytes+4096 {
+	for total <= MaxBytes+4096 {
 		if _, err := lf.Write(line); err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +31,7 @@ func TestLogFileRotatesAtTheCap(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no rotated file: %v", err)
 	}
-	if cur.Size() > maxLogBytes || old.Size() > maxLogBytes || cur.Size()+old.Size() != int64(total) {
+	if cur.Size() > MaxBytes || old.Size() > MaxBytes || cur.Size()+old.Size() != int64(total) {
 		t.Fatalf("sizes %d + %d, wrote %d", cur.Size(), old.Size(), total)
 	}
 	if cur.Mode().Perm() != 0o600 {
