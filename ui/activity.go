@@ -340,6 +340,7 @@ func (a *activityWindow) export() {
 			}
 			a.u.do(func() {
 				if err != nil {
+					//lint:ignore ST1005 the dialog shows the error as its whole text: a sentence
 					dialog.ShowError(fmt.Errorf("The export is incomplete: %w", err), a.win)
 					return
 				}
@@ -441,6 +442,7 @@ func (u *UI) saveSupportBundle(parent fyne.Window) {
 			}
 			u.do(func() {
 				if err != nil {
+					//lint:ignore ST1005 the dialog shows the error as its whole text: a sentence
 					dialog.ShowError(fmt.Errorf("Could not save the support bundle: %w", err), parent)
 					return
 				}

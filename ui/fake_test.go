@@ -166,7 +166,6 @@ func (h *fakeHW) visibility() (out []bool) {
 	defer h.mu.Unlock()
 	return slices.Clone(h.visible)
 }
-func (h *fakeHW) withErr(err error) *fakeHW { h.view = HardwareView{Err: err}; return h }
 func gpuSample() HardwareView {
 	return HardwareView{GPUs: []GPUView{testGPU}, CPUPercent: 20, MemUsed: 8 << 30, MemTotal: 32 << 30}
 }

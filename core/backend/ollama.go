@@ -46,6 +46,7 @@ var ollamaAdapter = adapter{
 			}
 		}
 		if len(models) == 0 {
+			//lint:ignore ST1005 it starts with the server's product name, and the dashboard shows it as is
 			return nil, fmt.Errorf("Ollama at %s has no models — pull one with `ollama pull <model>`", baseURL(s))
 		}
 		return models, nil

@@ -114,6 +114,7 @@ func holdingClient(c *http.Client, wsURL string) (*http.Client, *dialedConn) {
 			return &cc, d
 		}
 	}
+	//lint:ignore SA1019 a caller's transport may still set the deprecated DialTLS; it must be kept too
 	if secure && (t.DialTLSContext != nil || t.DialTLS != nil) {
 		return &cc, d // the caller dials TLS its own way: keep it, and let the library write
 	}

@@ -258,9 +258,6 @@ func (e *Engine) Start() {
 	e.wake()
 }
 
-// Resume is Start.
-func (e *Engine) Resume() { e.Start() }
-
 // Pause stops new work: it offers no models at once, lets running jobs
 // finish (bounded by the drain timeout), then closes the session normally.
 // It does not block.

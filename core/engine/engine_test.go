@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"usepod.ai/agent/core/config"
+	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/internal/testrig/localcoord"
 	"usepod.ai/agent/internal/testrig/replay"
 )
@@ -72,9 +73,9 @@ func TestEnrollServeAndEarn(t *testing.T) {
 	if s.State != StateEarning {
 		t.Fatalf("state after a job = %v, want earning", s.State)
 	}
-	entries, _ := h.ledger.Recent(ctxT(t), 10)
-	if len(entries) != 1 || entries[0].JobID != "job-1" || entries[0].Backend != "llamacpp" || entries[0].InputTokens != 17 {
-		t.Fatalf("ledger = %+v", entries)
+	page, err := h.ledger.List(ctxT(t), ledger.JobQuery{Limit: 10})
+	if err != nil || len(page.Jobs) != 1 || page.Jobs[0].JobID != "job-1" || !page.Jobs[0].Done() || page.Jobs[0].Backend != "llamacpp" || page.Jobs[0].InputTokens != 17 {
+		t.Fatalf("ledger = %+v, %v", page.Jobs, err)
 	}
 
 	// The provider id was stored with the identity; a reconnect does not send the code.
@@ -186,9 +187,9 @@ func TestJobErrorCodes(t *testing.T) {
 			if n != 1 {
 				t.Fatalf("%d terminal frames", n)
 			}
-			entries, _ := h.ledger.Recent(ctxT(t), 10)
-			if len(entries) != 0 {
-				t.Fatalf("a failed job reached the ledger: %+v", entries)
+			done, err := h.ledger.List(ctxT(t), ledger.JobQuery{Outcome: ledger.OutcomeDone, Limit: 10})
+			if err != nil || len(done.Jobs) != 0 {
+				t.Fatalf("a failed job is in the ledger as done: %+v, %v", done.Jobs, err)
 			}
 		})
 	}

@@ -51,7 +51,6 @@ type harness struct {
 	eng    *Engine
 	store  *keystore.MemStore
 	ledger *ledger.Ledger
-	cfg    config.Config
 	saved  []config.Config
 	waits  *waits
 	cancel context.CancelFunc

@@ -7,20 +7,13 @@ import (
 	"usepod.ai/agent/core/config"
 )
 
-// ReloadIdentity takes up the identity now in the key store, after an
-// import replaced it there: a different key or provider id ends the
-// current session, so the next handshake signs with the new key (and sends
-// the enrollment code only if the new identity has no provider id). It
-// reports whether the identity changed. It blocks on the key store.
-func (e *Engine) ReloadIdentity(ctx context.Context) (changed bool, err error) {
-	return e.AdoptImport(ctx, nil)
-}
-
 // AdoptImport takes up an import: the identity now in the key store and,
 // when cfg is not nil, the imported settings (validated and saved as
 // UpdateConfig does), in one step, so the session is redialled once with
-// both. It reports whether the identity changed. It blocks on the key
-// store and the settings file.
+// both. A different key or provider id ends the current session, so the
+// next handshake signs with the new key (and sends the enrollment code
+// only if the new identity has no provider id). It reports whether the
+// identity changed. It blocks on the key store and the settings file.
 func (e *Engine) AdoptImport(ctx context.Context, cfg *config.Config) (idChanged bool, err error) {
 	id, err := e.opts.KeyStore.Load(ctx)
 	if err != nil {

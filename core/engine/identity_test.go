@@ -10,17 +10,17 @@ import (
 )
 
 // An import replaces the identity in the key store while the engine runs:
-// ReloadIdentity takes it up, ends the session signed with the old key and
+// AdoptImport (with no settings) takes it up, ends the session signed with the old key and
 // connects again with the new one, without the enrollment code since the
 // imported identity has its provider id.
-func TestReloadIdentityReconnectsWithTheImportedKey(t *testing.T) {
+func TestAdoptImportReconnectsWithTheImportedKey(t *testing.T) {
 	llama := replay.LlamaCpp(t)
 	h := newHarness(t, localcoord.Options{EnrollmentCodes: []string{testCode}}, withBackends(llama))
 	first := h.provider()
 	h.waitState(stateIs(StateWaiting), "waiting for jobs")
 
-	if changed, err := h.eng.ReloadIdentity(ctxT(t)); err != nil || changed {
-		t.Fatalf("ReloadIdentity with the same key = %v, %v; want unchanged", changed, err)
+	if changed, err := h.eng.AdoptImport(ctxT(t), nil); err != nil || changed {
+		t.Fatalf("AdoptImport with the same key = %v, %v; want unchanged", changed, err)
 	}
 
 	imported, err := identity.New(time.Now())
@@ -31,9 +31,9 @@ func TestReloadIdentityReconnectsWithTheImportedKey(t *testing.T) {
 	if err := h.store.Save(ctxT(t), imported); err != nil {
 		t.Fatal(err)
 	}
-	changed, err := h.eng.ReloadIdentity(ctxT(t))
+	changed, err := h.eng.AdoptImport(ctxT(t), nil)
 	if err != nil || !changed {
-		t.Fatalf("ReloadIdentity after an import = %v, %v; want changed", changed, err)
+		t.Fatalf("AdoptImport after an import = %v, %v; want changed", changed, err)
 	}
 	second := h.provider()
 	if second.PubKey != imported.PublicBase64() {

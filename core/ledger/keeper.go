@@ -414,15 +414,6 @@ func (k *Keeper) Hourly(ctx context.Context, now time.Time, hours int) ([]HourBu
 	return l.Hourly(ctx, now, hours)
 }
 
-// Recent is Ledger.Recent.
-func (k *Keeper) Recent(ctx context.Context, limit int) ([]Entry, error) {
-	l := k.ledger()
-	if l == nil {
-		return nil, k.notOpen("could not read the earnings ledger")
-	}
-	return l.Recent(ctx, limit)
-}
-
 // List is Ledger.List.
 func (k *Keeper) List(ctx context.Context, q JobQuery) (JobPage, error) {
 	l := k.ledger()

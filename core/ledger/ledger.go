@@ -605,35 +605,3 @@ func bucketStart(ms int64) int64 {
 	}
 	return s
 }
-
-// maxRecent bounds Recent's list.
-const maxRecent = 10_000
-
-// Recent returns up to limit of the latest done jobs, newest first. It
-// blocks on disk I/O. List pages through every job, failed ones too.
-func (l *Ledger) Recent(ctx context.Context, limit int) ([]Entry, error) {
-	const doing = "could not read the earnings ledger"
-	if limit < 1 || limit > maxRecent {
-		return nil, fmt.Errorf("%s: a limit of %d jobs is out of range (1 to %d)", doing, limit, maxRecent)
-	}
-	rows, err := l.db.QueryContext(ctx, `
-SELECT at, job_id, model, backend, input_tokens, output_tokens,
-	input_per_1m, output_per_1m, duration_ms
-FROM jobs WHERE outcome = 'done' ORDER BY at DESC, id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, explain(doing, l.path, err)
-	}
-	defer rows.Close()
-	var out []Entry
-	for rows.Next() {
-		var e Entry
-		var at int64
-		if err := rows.Scan(&at, &e.JobID, &e.Model, &e.Backend, &e.InputTokens, &e.OutputTokens,
-			&e.InputPer1M, &e.OutputPer1M, &e.DurationMs); err != nil {
-			return nil, explain(doing, l.path, err)
-		}
-		e.At = time.UnixMilli(at)
-		out = append(out, e)
-	}
-	return out, explain(doing, l.path, rows.Err())
-}

@@ -375,37 +375,6 @@ func TestAgainstBruteForce(t *testing.T) {
 	}
 }
 
-func TestRecent(t *testing.T) {
-	l := openTemp(t)
-	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
-	for i := range 5 {
-		e := Entry{At: t0.Add(time.Duration(i) * time.Second), JobID: fmt.Sprint("job-", i), Model: "m",
-			Backend: "vllm", InputTokens: int64(i), OutputTokens: 2, InputPer1M: 3, OutputPer1M: 4, DurationMs: 55}
-		if err := l.Record(t.Context(), e); err != nil {
-			t.Fatal(err)
-		}
-	}
-	got, err := l.Recent(t.Context(), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != 3 || got[0].JobID != "job-4" || got[2].JobID != "job-2" {
-		t.Fatalf("Recent = %+v", got)
-	}
-	want := Entry{At: t0.Add(4 * time.Second), JobID: "job-4", Model: "m", Backend: "vllm",
-		InputTokens: 4, OutputTokens: 2, InputPer1M: 3, OutputPer1M: 4, DurationMs: 55}
-	if !got[0].At.Equal(want.At) {
-		t.Fatalf("At = %v, want %v", got[0].At, want.At)
-	}
-	got[0].At = want.At
-	if got[0] != want {
-		t.Fatalf("Recent[0] = %+v, want %+v", got[0], want)
-	}
-	if _, err := l.Recent(t.Context(), 0); err == nil {
-		t.Fatal("Recent(0) should fail")
-	}
-}
-
 func TestReopenPersists(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "earnings.db")
 	l, err := Open(path)

@@ -117,20 +117,21 @@ func TestKillAfterRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	got, err := l.Recent(t.Context(), 10)
+	page, err := l.List(t.Context(), JobQuery{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 {
-		t.Fatalf("after kill -9 the ledger holds %d jobs, want 1", len(got))
+	if len(page.Jobs) != 1 {
+		t.Fatalf("after kill -9 the ledger holds %d jobs, want 1", len(page.Jobs))
 	}
-	want := durableJob
-	if !got[0].At.Equal(want.At) {
-		t.Fatalf("At = %v, want %v", got[0].At, want.At)
+	want, j := durableJob, page.Jobs[0]
+	if !j.At.Equal(want.At) {
+		t.Fatalf("At = %v, want %v", j.At, want.At)
 	}
-	got[0].At = want.At
-	if got[0] != want {
-		t.Fatalf("job after kill -9 = %+v, want %+v", got[0], want)
+	got := Entry{At: want.At, JobID: j.JobID, Model: j.Model, Backend: j.Backend, InputTokens: j.InputTokens, OutputTokens: j.OutputTokens,
+		InputPer1M: j.InputPer1M, OutputPer1M: j.OutputPer1M, DurationMs: j.DurationMs}
+	if got != want || !j.Done() {
+		t.Fatalf("job after kill -9 = %+v, want %+v, done", j, want)
 	}
 	var e12 int64
 	if err := l.db.QueryRow("SELECT amount_e12 FROM jobs WHERE job_id = ?", want.JobID).Scan(&e12); err != nil {

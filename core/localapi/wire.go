@@ -12,8 +12,10 @@ import (
 
 var (
 	// ErrNotRunning: nothing answers at the address.
+	//lint:ignore ST1005 it starts with the product's name; the commands print it as is
 	ErrNotRunning = errors.New("Use Pod Agent is not running")
 	// ErrAlreadyRunning: Listen found another agent answering at the address.
+	//lint:ignore ST1005 it starts with the product's name; the commands print it as is
 	ErrAlreadyRunning = errors.New("Use Pod Agent is already running")
 	// ErrForbidden: the agent at the address belongs to another user.
 	ErrForbidden = errors.New("this agent belongs to another user")
