@@ -80,7 +80,8 @@ func TestStatusStartPauseAndModels(t *testing.T) {
 }
 
 // TestStartPauseNewestWins: a burst of Start and Pause ends as the last
-// one asked, though each is sent on a goroutine.
+// one asked, though each is sent on a goroutine. The check waits for the
+// client's sender to finish, so no order can still be on its way.
 func TestStartPauseNewestWins(t *testing.T) {
 	var last string
 	fe2 := &orderEngine{fakeEngine: newFakeEngine()}
@@ -94,8 +95,12 @@ func TestStartPauseNewestWins(t *testing.T) {
 			last = "pause"
 		}
 	}
-	eventually(t, "the last control to arrive", func() bool { return fe2.last() == last })
-	time.Sleep(50 * time.Millisecond)
+	c := s2.client
+	eventually(t, "the client to send the last control", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return !c.sending // each sent one has been answered, so the engine has it
+	})
 	if got := fe2.last(); got != last {
 		t.Fatalf("last control the engine got = %s, want %s", got, last)
 	}
