@@ -41,7 +41,7 @@ func (e *Engine) sessionLoop(ctx context.Context) {
 			HandshakeTimeout: e.opts.HandshakeTimeout,
 			PingInterval:     e.opts.PingInterval,
 			PongTimeout:      e.opts.PongTimeout,
-			Log:              e.log.With("component", "coordinator"),
+			Log:              e.opts.Log, // not e.log: the session adds its own component
 		})
 		if err != nil {
 			if ctx.Err() != nil {
