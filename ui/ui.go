@@ -161,7 +161,8 @@ type UI struct {
 }
 
 // New builds the UI; call it before the Fyne app runs. hw may be nil when
-// there is no telemetry. log may be nil.
+// there is no telemetry. log may be nil; the UI adds component=ui (the
+// caller does not).
 func New(a fyne.App, eng Engine, hw HardwareSource, actions Actions, log *slog.Logger) *UI {
 	return newUI(a, eng, hw, actions, log)
 }

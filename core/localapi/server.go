@@ -72,8 +72,8 @@ type ServerOptions struct {
 	Jobs JobRecord
 	// SelfTest runs and keeps the self-tests of the models.
 	SelfTest SelfTester
-	Log      *slog.Logger
-	PID      int // reported in status
+	Log      *slog.Logger // without a component: the server adds component=localapi
+	PID      int          // reported in status
 }
 
 // DefaultStreamWriteTimeout bounds one event's write on a stream.
