@@ -1,6 +1,8 @@
 // Package coordinator speaks the Use Pod provider protocol (PROTOCOL.md
 // sections 1-5) over one WebSocket: the wire messages, the signed handshake,
-// and a session with one reader and one writer.
+// and a session whose Run is its one reader and whose frames go out through
+// one outbox, written by whichever goroutine holds the write token (a sender
+// itself when the link is quiet, else the session's writer goroutine).
 package coordinator
 
 import (
