@@ -26,7 +26,7 @@ import (
 
 // Defaults for Options left zero.
 const (
-	DefaultHeartbeatInterval = 15 * time.Second // PROTOCOL.md section 4
+	DefaultHeartbeatInterval = 15 * time.Second // docs/protocol.md section 4
 	DefaultDiscoveryInterval = time.Minute
 	// DefaultDiscoveryRetryInterval is how often the servers are probed
 	// while no model is found: a server started after the agent shows up

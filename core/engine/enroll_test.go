@@ -17,9 +17,10 @@ import (
 	"usepod.ai/agent/core/replay"
 )
 
-// An auth_ok without provider_id (PROTOCOL.md section 2 stores the id only
-// "once auth_ok carries one") is a session: capabilities follow, and the
-// code is sent on every handshake until an auth_ok brings an id.
+// An auth_ok without provider_id (docs/protocol.md section 2 stores the id
+// only "once auth_ok carries" one) is a session: capabilities follow, and
+// the code is sent on every handshake until an auth_ok brings an id
+// (section 10.2).
 func TestAuthOKWithoutProviderIDKeepsSendingTheCode(t *testing.T) {
 	h := newHarness(t, localcoord.Options{OmitProviderID: true}, withBackends(replay.LlamaCpp(t)))
 	p := h.provider()

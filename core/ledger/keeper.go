@@ -29,8 +29,8 @@ const (
 	flushChunk = 500
 )
 
-// retryBase and retryMax bound the Keeper's retry waits (PROTOCOL.md
-// section 7's reconnect waits); tests shorten them.
+// retryBase and retryMax bound the Keeper's retry waits (the reconnect
+// waits of docs/protocol.md section 7); tests shorten them.
 var retryBase, retryMax = backoff.DefaultBase, backoff.DefaultMax
 
 // Keeper is the ledger as a running agent holds it: no finished job is lost
