@@ -15,7 +15,7 @@ import (
 )
 
 // cliAgentDir is where the command-line agent keeps agent.toml and
-// identity.key by default (PROTOCOL.md section 9).
+// identity.key by default (docs/protocol.md section 9).
 const cliAgentDir = "~/.usepod-agent"
 
 // expandHome turns a leading "~/" into the home folder, as people type it.

@@ -49,7 +49,12 @@ type Engine interface {
 	// config is not saved and the error carries the field errors (see
 	// fieldErrorer). It may block.
 	UpdateConfig(edit func(*config.Config)) error
-	// Config returns a copy of the current configuration. It must not block.
+	// Config returns a copy of the current configuration. The Settings
+	// window calls it on the UI goroutine (when it opens and after an
+	// import), so it must return soon, though it may block: the engine's
+	// copies it under a lock, but the dashboard's (the local API client)
+	// asks the agent over its socket, a round trip that waits up to about
+	// two seconds and then returns the last config it read.
 	Config() config.Config
 	// Detect probes the default ports of the known inference servers. It
 	// blocks up to a few seconds.
@@ -161,7 +166,8 @@ type UI struct {
 }
 
 // New builds the UI; call it before the Fyne app runs. hw may be nil when
-// there is no telemetry. log may be nil.
+// there is no telemetry. log may be nil; the UI adds component=ui (the
+// caller does not).
 func New(a fyne.App, eng Engine, hw HardwareSource, actions Actions, log *slog.Logger) *UI {
 	return newUI(a, eng, hw, actions, log)
 }

@@ -1,7 +1,8 @@
 // Package backend talks to the local inference servers (vLLM, llama.cpp's
 // llama-server, LM Studio, Ollama) over their OpenAI-compatible HTTP APIs:
 // health, model lists with context windows, and streaming jobs whose bytes
-// are relayed unchanged. PROTOCOL.md section 8 is the contract.
+// are relayed unchanged. docs/protocol.md section 8 is the contract (8.1:
+// what a stream looks like, and how it fails).
 package backend
 
 import (
@@ -53,7 +54,7 @@ type Result struct {
 	BytesRelayed int64
 }
 
-// Error codes of job_error (PROTOCOL.md section 5) a backend call can produce.
+// Error codes of job_error (docs/protocol.md section 5) a backend call can produce.
 const (
 	CodeUnreachable   = "backend_unreachable"
 	CodeTimeout       = "backend_timeout"

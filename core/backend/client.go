@@ -22,8 +22,8 @@ type Client struct {
 	// HTTP sends every request. It should have no Timeout: streams last as
 	// long as a job, and every call is bounded by its context instead.
 	HTTP *http.Client
-	// Log receives debug lines. Give it the component attribute
-	// (Log.With("component", "backend")); nil logs nothing.
+	// Log receives debug lines, with component=backend added by the
+	// Client (give it a logger without it); nil logs nothing.
 	Log *slog.Logger
 	// ProbeTimeout bounds each Probe; 0 means DefaultProbeTimeout.
 	ProbeTimeout time.Duration
@@ -44,11 +44,12 @@ func (c *Client) httpClient() *http.Client {
 	return http.DefaultClient
 }
 
-func (c *Client) logger() *slog.Logger {
+// logger is Log with the component attribute and args added.
+func (c *Client) logger(args ...any) *slog.Logger {
 	if c.Log == nil {
 		return discard
 	}
-	return c.Log
+	return c.Log.With(append([]any{"component", "backend"}, args...)...)
 }
 
 var discard = slog.New(slog.DiscardHandler)

@@ -16,7 +16,7 @@ import (
 )
 
 // DefaultServers are the servers probed when none is configured
-// (PROTOCOL.md section 8), in routing preference order. llama.cpp is
+// (docs/protocol.md section 8), in routing preference order. llama.cpp is
 // probed on both ports it has used by default.
 func DefaultServers() []Server {
 	return []Server{

@@ -98,7 +98,7 @@ func TestProbe(t *testing.T) {
 			start: with(replay.Ollama), edit: func(s *Server) { s.Models = []string{"tiny:7b"} },
 			wantErr: "is in its allow-list (tiny:7b)"},
 
-		// vLLM (synthesized from PROTOCOL.md)
+		// vLLM (synthesized from docs/protocol.md section 8)
 		{name: "vllm ready", start: with(replay.VLLM), wantModels: []Model{{"tiny", 4096}}},
 		{name: "vllm engine dead",
 			start:   with(replay.VLLM, replay.WithResponse("GET /health", 503, "", "")),
@@ -110,7 +110,7 @@ func TestProbe(t *testing.T) {
 			start:   with(replay.VLLM, replay.WithResponse("GET /v1/models", 200, "text/html", "<html>")),
 			wantErr: "vLLM at {url} answered GET /v1/models with something unexpected — is this really vLLM?"},
 
-		// LM Studio (synthesized from PROTOCOL.md)
+		// LM Studio (synthesized from docs/protocol.md section 8)
 		{name: "lmstudio ready", start: with(replay.LMStudio), wantModels: []Model{{"tiny", 4096}}},
 		{name: "lmstudio: 200 with an error body is not ready",
 			start:   with(replay.LMStudio, replay.WithoutRoute("GET /v1/models")), // answered by the 200 {"error"} fallback

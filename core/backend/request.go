@@ -8,7 +8,7 @@ import (
 )
 
 // PrepareBody turns a job's request body into the body sent to the backend
-// (PROTOCOL.md section 5): "stream" is forced to true; an OpenAI body gets
+// (docs/protocol.md section 5): "stream" is forced to true; an OpenAI body gets
 // "stream_options":{"include_usage":true} when it has no stream_options,
 // and include_usage set to true when its stream_options lacks it; "model"
 // is set to modelID when absent, null or empty. Every other field is kept

@@ -9,7 +9,7 @@ type Target struct {
 }
 
 // kindPreference orders kinds for a model several servers serve
-// (PROTOCOL.md section 8): lower is preferred.
+// (docs/protocol.md section 8): lower is preferred.
 var kindPreference = map[string]int{
 	config.KindVLLM:     0,
 	config.KindLlamaCpp: 1,

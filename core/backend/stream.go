@@ -76,7 +76,7 @@ func (c *Client) Stream(ctx context.Context, s Server, format Format, body []byt
 	}
 	req.Header.Set("Accept", "text/event-stream")
 
-	log := c.logger().With("kind", s.Kind, "url", s.URL, "format", string(format))
+	log := c.logger("kind", s.Kind, "url", s.URL, "format", string(format))
 	start := time.Now()
 	resp, err := c.httpClient().Do(req)
 	if err != nil {

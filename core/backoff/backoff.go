@@ -1,4 +1,4 @@
-// Package backoff computes the reconnect waits of PROTOCOL.md section 7:
+// Package backoff computes the reconnect waits of docs/protocol.md section 7:
 // 1 s, 2, 4, 8 ... up to 60 s, each multiplied by a random factor in
 // [0.8, 1.2), reset after a session that reached auth_ok.
 package backoff
@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// Defaults from PROTOCOL.md section 7.
+// Defaults from docs/protocol.md section 7.
 const (
 	DefaultBase = time.Second
 	DefaultMax  = 60 * time.Second

@@ -1,9 +1,10 @@
 // Package config holds the agent's typed configuration: the keys of the
-// command-line agent's agent.toml (PROTOCOL.md section 9) plus the desktop
-// agent's own additions. Load/validate/save live in load.go.
+// command-line agent's agent.toml (docs/protocol.md section 9) plus the
+// desktop agent's own additions (section 10.8). Load/validate/save live in
+// load.go.
 package config
 
-// Default coordinator endpoint (PROTOCOL.md section 1).
+// Default coordinator endpoint (docs/protocol.md section 1).
 const DefaultCoordinatorURL = "wss://api.usepod.ai/provider/connect"
 
 // Keyring modes: where the identity key is kept.
@@ -13,7 +14,7 @@ const (
 	KeyringFile   = "file"   // a 0600 file in the data dir; never touch the keychain
 )
 
-// Backend kinds, in routing preference order (PROTOCOL.md section 8).
+// Backend kinds, in routing preference order (docs/protocol.md section 8).
 const (
 	KindVLLM     = "vllm"
 	KindLlamaCpp = "llamacpp"

@@ -56,7 +56,9 @@ type Options struct {
 	// ends. Zero means DefaultPingInterval / DefaultPongTimeout.
 	PingInterval time.Duration
 	PongTimeout  time.Duration
-	Log          *slog.Logger
+	// Log gets component=coordinator from the session (give it a logger
+	// without it); nil logs nothing.
+	Log *slog.Logger
 }
 
 // AuthError is the coordinator's auth_failed: the reason is the only
@@ -150,6 +152,7 @@ func Connect(ctx context.Context, o Options) (*Session, error) {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	o.Log = o.Log.With("component", "coordinator")
 	hctx, cancel := context.WithTimeout(ctx, o.HandshakeTimeout)
 	defer cancel()
 

@@ -70,8 +70,8 @@ func TestHandshakeEnrollsThenReconnectsWithoutCode(t *testing.T) {
 	}
 }
 
-// PROTOCOL.md section 2 stores the id "once auth_ok carries one": an
-// auth_ok without provider_id still opens the session.
+// docs/protocol.md section 2 stores the id "once auth_ok carries" one: an
+// auth_ok without provider_id still opens the session (section 10.2).
 func TestAuthOKWithoutProviderIDIsASession(t *testing.T) {
 	coord, url := startCoord(t, localcoord.Options{OmitProviderID: true})
 	key := newTestKey()

@@ -1,6 +1,8 @@
-// Package coordinator speaks the Use Pod provider protocol (PROTOCOL.md
+// Package coordinator speaks the Use Pod provider protocol (docs/protocol.md
 // sections 1-5) over one WebSocket: the wire messages, the signed handshake,
-// and a session with one reader and one writer.
+// and a session whose Run is its one reader and whose frames go out through
+// one outbox, written by whichever goroutine holds the write token (a sender
+// itself when the link is quiet, else the session's writer goroutine).
 package coordinator
 
 import (
@@ -31,7 +33,7 @@ type AuthChallenge struct{ Nonce []byte }
 // AuthOK ends a successful handshake. ProviderID is "" when the
 // coordinator sent none: the session is up all the same, and the agent
 // keeps sending its enrollment code until an auth_ok carries an id
-// (PROTOCOL.md section 2).
+// (docs/protocol.md sections 2 and 10.2).
 type AuthOK struct{ ProviderID string }
 
 // AuthFailed ends a failed handshake; Reason is shown to the user.

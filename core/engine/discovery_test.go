@@ -1,14 +1,21 @@
 package engine
 
 import (
+	"context"
+	"io"
 	"net"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"usepod.ai/agent/core/config"
+	"usepod.ai/agent/core/ledger"
+	"usepod.ai/agent/internal/testrig/keystore"
 	"usepod.ai/agent/internal/testrig/localcoord"
 	"usepod.ai/agent/internal/testrig/replay"
 )
@@ -93,23 +100,74 @@ func TestServerStartedLateShowsUpWithinSeconds(t *testing.T) {
 	}
 }
 
-// Once models are found, discovery slows to the normal interval.
+// Once models are found, discovery slows to the normal interval. The
+// engine's discovery runs in a synctest bubble against a llama.cpp server
+// in memory: fifty retry intervals pass at once, and synctest.Wait makes
+// sure no probe is still on its way when the listings are counted.
 func TestDiscoverySlowsDownOnceModelsAreFound(t *testing.T) {
-	llama := replay.LlamaCpp(t)
-	newHarness(t, localcoord.Options{}, withBackends(llama), withOptions(func(o *Options) {
-		o.DiscoveryInterval = time.Hour
-		o.DiscoveryRetryInterval = 20 * time.Millisecond
-	}))
-	time.Sleep(300 * time.Millisecond)
-	probes := 0
-	for _, r := range llama.Requests() {
-		if r.Route() == "GET /v1/models" {
-			probes++
+	synctest.Test(t, func(t *testing.T) {
+		var listings atomic.Int32
+		cfg := config.Default()
+		cfg.Backends = []config.Backend{{Kind: config.KindLlamaCpp, URL: "http://llama.test:8080"}}
+		e, err := New(Options{
+			Config: cfg, KeyStore: &keystore.MemStore{}, Ledger: noLedger{},
+			BackendHTTP:       memLlamaCpp(&listings),
+			DiscoveryInterval: time.Hour, DiscoveryRetryInterval: 20 * time.Millisecond,
+		})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if probes != 1 {
-		t.Errorf("the server was listed %d times in 300 ms, want once (models found: the hourly interval applies)", probes)
-	}
+		ctx, cancel := context.WithCancel(t.Context())
+		e.discover(ctx) // as Run does before it starts the loop
+		done := make(chan struct{})
+		go func() { e.discoveryLoop(ctx); close(done) }()
+
+		time.Sleep(50 * 20 * time.Millisecond)
+		synctest.Wait()
+		if n := listings.Load(); n != 1 {
+			t.Errorf("the server was listed %d times in fifty retry intervals, want once (models found: the hourly interval applies)", n)
+		}
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := listings.Load(); n != 2 {
+			t.Errorf("the server was listed %d times after an hour, want twice", n)
+		}
+		cancel()
+		<-done
+	})
+}
+
+// memLlamaCpp is a llama.cpp server serving the model "tiny", in memory
+// (no socket, so it works in a synctest bubble); it counts the listings.
+func memLlamaCpp(listings *atomic.Int32) *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		status, body := http.StatusNotFound, `{"error":{"code":404,"message":"File Not Found","type":"not_found_error"}}`
+		switch r.URL.Path {
+		case "/health":
+			status, body = http.StatusOK, `{"status":"ok"}`
+		case "/v1/models":
+			listings.Add(1)
+			status, body = http.StatusOK, `{"object":"list","data":[{"id":"tiny","object":"model"}]}`
+		}
+		return &http.Response{StatusCode: status, Header: http.Header{"Content-Type": {"application/json"}},
+			Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// noLedger is an engine's ledger that records nothing; for tests that
+// run no job.
+type noLedger struct{}
+
+func (noLedger) Record(context.Context, ledger.Entry) error { return nil }
+func (noLedger) Totals(context.Context, time.Time) (ledger.Totals, error) {
+	return ledger.Totals{}, nil
+}
+func (noLedger) Hourly(context.Context, time.Time, int) ([]ledger.HourBucket, error) {
+	return nil, nil
 }
 
 // A server that goes down keeps its rows, marked down since when and not

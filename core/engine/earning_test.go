@@ -61,14 +61,15 @@ func TestStartAndPauseSaveTheChoice(t *testing.T) {
 	saved.waitLast(t, false)
 	h.waitState(stateIs(StatePaused), "paused")
 
-	// Quick changes: the last one is what stays saved.
+	// Quick changes: the last one is what stays saved. waitSaves returns
+	// once every save these started has run, so none can come after.
+	before := len(saved.list())
 	h.eng.Start()
 	h.eng.Pause()
 	h.eng.Start()
 	h.eng.Pause()
-	saved.waitLast(t, false)
-	time.Sleep(50 * time.Millisecond)
-	if l := saved.list(); l[len(l)-1] != false {
+	h.eng.waitSaves(ctxT(t))
+	if l := saved.list(); len(l) <= before || l[len(l)-1] != false {
 		t.Fatalf("saved %v: the last save is not the last choice (paused)", l)
 	}
 }
@@ -80,7 +81,9 @@ func TestQuitDoesNotSaveAPause(t *testing.T) {
 	if err := h.eng.Drain(ctxT(t)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond)
+	// Once Run has returned and its saves are done, nothing can save later.
+	h.stop()
+	h.eng.waitSaves(ctxT(t))
 	if l := saved.list(); len(l) != 0 {
 		t.Fatalf("quitting saved %v; the next start must earn as before", l)
 	}

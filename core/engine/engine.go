@@ -26,7 +26,7 @@ import (
 
 // Defaults for Options left zero.
 const (
-	DefaultHeartbeatInterval = 15 * time.Second // PROTOCOL.md section 4
+	DefaultHeartbeatInterval = 15 * time.Second // docs/protocol.md section 4
 	DefaultDiscoveryInterval = time.Minute
 	// DefaultDiscoveryRetryInterval is how often the servers are probed
 	// while no model is found: a server started after the agent shows up
@@ -91,7 +91,10 @@ type Options struct {
 	After func(time.Duration) <-chan time.Time
 	// Rand feeds the backoff jitter; nil is math/rand.
 	Rand func() float64
-	Log  *slog.Logger
+	// Log is given without a component attribute: the engine adds
+	// component=engine, and the parts it builds (coordinator session,
+	// backend client, jobs) each add their own.
+	Log *slog.Logger
 	// OnJobEnd, when set, is told how every job ended (see
 	// jobs.Manager.OnJobEnd): metrics and the job record hang here. It must
 	// not block.
@@ -182,7 +185,7 @@ func New(o Options) (*Engine, error) {
 	e := &Engine{
 		opts:      o,
 		log:       o.Log.With("component", "engine"),
-		backends:  &backend.Client{HTTP: o.BackendHTTP, Log: o.Log.With("component", "backend")},
+		backends:  &backend.Client{HTTP: o.BackendHTTP, Log: o.Log},
 		cfg:       o.Config.Clone(),
 		guard:     &policy.Guard{Timing: o.PolicyTiming},
 		started:   o.Now(),
@@ -200,7 +203,7 @@ func New(o Options) (*Engine, error) {
 		MaxConcurrent: func() int { e.mu.Lock(); defer e.mu.Unlock(); return e.cfg.Limits.MaxConcurrent },
 		Ledger:        recordHook{o.Ledger, e.recorded},
 		Now:           o.Now,
-		Log:           o.Log.With("component", "jobs"),
+		Log:           o.Log,
 		OnChange:      e.jobsChanged,
 		OnLedgerError: func(err error) { e.setError(fmt.Errorf("earnings record: %w", err)) },
 		OnJobEnd:      o.OnJobEnd,

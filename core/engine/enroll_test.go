@@ -18,9 +18,10 @@ import (
 	"usepod.ai/agent/internal/testrig/replay"
 )
 
-// An auth_ok without provider_id (PROTOCOL.md section 2 stores the id only
-// "once auth_ok carries one") is a session: capabilities follow, and the
-// code is sent on every handshake until an auth_ok brings an id.
+// An auth_ok without provider_id (docs/protocol.md section 2 stores the id
+// only "once auth_ok carries" one) is a session: capabilities follow, and
+// the code is sent on every handshake until an auth_ok brings an id
+// (section 10.2).
 func TestAuthOKWithoutProviderIDKeepsSendingTheCode(t *testing.T) {
 	h := newHarness(t, localcoord.Options{OmitProviderID: true}, withBackends(replay.LlamaCpp(t)))
 	p := h.provider()
@@ -124,10 +125,20 @@ func TestProviderIDSaveFailureIsRetriedAndShown(t *testing.T) {
 	if err != nil || got.ProviderID != p.ID {
 		t.Fatalf("stored identity %v, %v; want provider id %q saved by a retry", got, err, p.ID)
 	}
+	// Each heartbeat goes out after its round's retry (if one is due), so
+	// once the coordinator has three more, at least two whole rounds have
+	// run since n was read.
 	store.mu.Lock()
 	n := store.saves
 	store.mu.Unlock()
-	time.Sleep(100 * time.Millisecond) // several heartbeats
+	from := len(p2.Frames())
+	for range 3 {
+		_, i, err := p2.WaitFrame(ctxT(t), from, localcoord.OfType("heartbeat"))
+		if err != nil {
+			t.Fatalf("waiting for a heartbeat: %v", err)
+		}
+		from = i + 1
+	}
 	store.mu.Lock()
 	defer store.mu.Unlock()
 	if store.saves != n {

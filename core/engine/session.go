@@ -11,7 +11,7 @@ import (
 )
 
 // sessionLoop keeps one coordinator session up while the user wants to
-// earn, with the reconnect backoff of PROTOCOL.md section 7. It blocks
+// earn, with the reconnect backoff of docs/protocol.md section 7. It blocks
 // until ctx ends.
 func (e *Engine) sessionLoop(ctx context.Context) {
 	bo := &backoff.Backoff{Base: backoff.DefaultBase, Max: backoff.DefaultMax, Rand: e.opts.Rand}
@@ -41,7 +41,7 @@ func (e *Engine) sessionLoop(ctx context.Context) {
 			HandshakeTimeout: e.opts.HandshakeTimeout,
 			PingInterval:     e.opts.PingInterval,
 			PongTimeout:      e.opts.PongTimeout,
-			Log:              e.log.With("component", "coordinator"),
+			Log:              e.opts.Log, // not e.log: the session adds its own component
 		})
 		if err != nil {
 			if ctx.Err() != nil {

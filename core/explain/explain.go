@@ -267,7 +267,8 @@ func isTimeout(err error) bool {
 }
 
 // Rejected explains auth_failed: the coordinator's reason is the only
-// explanation the user gets (PROTOCOL.md section 2), so it is shown as is.
+// explanation the user gets (docs/protocol.md section 2), so it is shown as
+// is.
 func Rejected(reason string) Problem {
 	reason = strings.TrimSpace(reason)
 	s := "Use Pod turned this agent away"

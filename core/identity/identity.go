@@ -1,6 +1,6 @@
-// Package identity holds the agent's Ed25519 key pair (PROTOCOL.md section 2)
-// and keeps it behind a KeyStore: the OS keychain or a 0600 file in the
-// command-line agent's identity.key format (section 9).
+// Package identity holds the agent's Ed25519 key pair (docs/protocol.md
+// section 2) and keeps it behind a KeyStore: the OS keychain or a 0600 file
+// in the command-line agent's identity.key format (section 9).
 //
 // No key material ever appears in an error, a log line or the fmt/slog form
 // of an Identity.

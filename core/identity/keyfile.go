@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// The command-line agent's identity.key (PROTOCOL.md section 9):
+// The command-line agent's identity.key (docs/protocol.md section 9):
 //
 //	-----BEGIN USEPOD AGENT KEY-----
 //	version: 1

@@ -42,7 +42,7 @@ func TestMarshalKeyFileFormat(t *testing.T) {
 	}
 }
 
-// sample writes the command-line agent's format by hand, as PROTOCOL.md
+// sample writes the command-line agent's format by hand, as docs/protocol.md
 // section 9 shows it, with the given lines between the markers.
 func sample(lines ...string) []byte {
 	return []byte("-----BEGIN USEPOD AGENT KEY-----\n" + strings.Join(lines, "\n") + "\n-----END USEPOD AGENT KEY-----\n")

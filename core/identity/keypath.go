@@ -27,13 +27,12 @@ import (
 // is the same key, it was imported, and the own store is used. A different
 // own key is an error: the user must choose.
 //
-// It blocks like OpenStore, and reads the key files.
+// log is as for OpenStore. It blocks like OpenStore, and reads the key
+// files.
 func OpenConfigured(ctx context.Context, mode, keyPath, dataDir string, log *slog.Logger) (KeyStore, error) {
+	log = componentLog(log)
 	if keyPath == "" {
-		return OpenStore(ctx, mode, dataDir, log)
-	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		return openStore(ctx, mode, dataDir, log)
 	}
 	path, err := expandKeyPath(keyPath)
 	if err != nil {
@@ -48,7 +47,7 @@ func OpenConfigured(ctx context.Context, mode, keyPath, dataDir string, log *slo
 	if same, _ := sameFile(own, path); same || !hasOwnIdentity(dataDir) {
 		return theirs, nil
 	}
-	store, err := OpenStore(ctx, mode, dataDir, log)
+	store, err := openStore(ctx, mode, dataDir, log)
 	if err != nil {
 		return nil, err
 	}

@@ -68,13 +68,24 @@ var openTimeout = DefaultKeychainTimeout
 //     and the keychain does not answer now, auto fails like system rather
 //     than make a second identity.
 //
-// log gets the one warning; the caller gives it the component attribute
-// (component=identity), as for every component. It may be nil.
-// OpenStore blocks for at most about DefaultKeychainTimeout.
+// log gets the one warning, with component=identity added here (the
+// caller gives a logger without it); it may be nil. OpenStore blocks for
+// at most about DefaultKeychainTimeout.
 func OpenStore(ctx context.Context, mode, dataDir string, log *slog.Logger) (KeyStore, error) {
+	return openStore(ctx, mode, dataDir, componentLog(log))
+}
+
+// componentLog is log with this package's component attribute; nil
+// discards.
+func componentLog(log *slog.Logger) *slog.Logger {
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		return slog.New(slog.DiscardHandler)
 	}
+	return log.With("component", "identity")
+}
+
+// openStore is OpenStore with a log that has the component attribute.
+func openStore(ctx context.Context, mode, dataDir string, log *slog.Logger) (KeyStore, error) {
 	file := &FileStore{Path: filepath.Join(dataDir, KeyFileName)}
 	marker := filepath.Join(dataDir, markerName)
 	keychain := &KeychainStore{Service: DefaultService, User: DefaultUser, Timeout: openTimeout, marker: marker}

@@ -55,7 +55,9 @@ type Manager struct {
 	MaxConcurrent func() int
 	Ledger        Recorder
 	Now           func() time.Time
-	Log           *slog.Logger
+	// Log gets component=jobs from the Manager (give it a logger without
+	// it); nil logs nothing.
+	Log *slog.Logger
 	// OnChange is called (without locks held) when a job starts or ends.
 	OnChange func()
 	// OnLedgerError is called when a finished job could not be recorded.
@@ -66,6 +68,9 @@ type Manager struct {
 	OnJobEnd func(Result)
 
 	Stats Stats
+
+	logOnce sync.Once
+	log     *slog.Logger // Log with the component attribute; see logger
 
 	mu sync.Mutex // guards running, live, idle and served
 	// running holds the jobs that have a slot, by id: from Handle until
@@ -84,13 +89,25 @@ type slot struct {
 	cancel context.CancelCauseFunc
 }
 
+// logger is Log with this package's component attribute, made once.
+func (m *Manager) logger() *slog.Logger {
+	m.logOnce.Do(func() {
+		log := m.Log
+		if log == nil {
+			log = slog.New(slog.DiscardHandler)
+		}
+		m.log = log.With("component", "jobs")
+	})
+	return m.log
+}
+
 // errCancelled is the cause of a job stopped by job_cancel.
 var errCancelled = errors.New("cancelled by the coordinator")
 
 // Handle starts serving j, or refuses it with a job_error. It does not
 // block: the reader goroutine calls it.
 func (m *Manager) Handle(sessCtx context.Context, send Sender, j coordinator.Job) {
-	log := m.Log.With("job", j.JobID, "model", j.ModelID)
+	log := m.logger().With("job", j.JobID, "model", j.ModelID)
 	defer func() {
 		// A panic in routing (the Lookup or MaxConcurrent callbacks) must
 		// not take the session's reader down with it.
@@ -227,7 +244,7 @@ func (m *Manager) refuse(ctx context.Context, send Sender, j coordinator.Job, ba
 	m.Stats.add(outcome{at: now, errCode: code})
 	m.ended(Result{JobID: j.JobID, Model: j.ModelID, Backend: backendKind, Outcome: code, Message: msg, Refused: true, Started: now})
 	if err := send.SendJSON(ctx, coordinator.NewJobError(j.JobID, code, msg, 0)); err != nil {
-		m.Log.Debug("could not send job_error", "job", j.JobID, "err", err)
+		m.logger().Debug("could not send job_error", "job", j.JobID, "err", err)
 	}
 }
 

@@ -9,8 +9,8 @@ import (
 // statsWindow is how many finished jobs the percentiles look at.
 const statsWindow = 200
 
-// Stats keeps the recent job outcomes the heartbeat reports (PROTOCOL.md
-// section 4). Safe for concurrent use.
+// Stats keeps the recent job outcomes the heartbeat reports
+// (docs/protocol.md section 4). Safe for concurrent use.
 type Stats struct {
 	mu      sync.Mutex // guards the fields below
 	recent  []outcome  // ring of the last statsWindow finished jobs

@@ -29,8 +29,8 @@ const (
 	flushChunk = 500
 )
 
-// retryBase and retryMax bound the Keeper's retry waits (PROTOCOL.md
-// section 7's reconnect waits); tests shorten them.
+// retryBase and retryMax bound the Keeper's retry waits (the reconnect
+// waits of docs/protocol.md section 7); tests shorten them.
 var retryBase, retryMax = backoff.DefaultBase, backoff.DefaultMax
 
 // Keeper is the ledger as a running agent holds it: no finished job is lost
@@ -66,12 +66,14 @@ type Keeper struct {
 // OpenKeeper opens the ledger at path. It never fails: a ledger that cannot
 // be opened leaves the Keeper running, keeping jobs and retrying, and
 // Problem says why. Jobs left in the journal by an earlier run are written
-// now, or kept and retried. log gets the component attribute from the
-// caller; it may be nil. It blocks on disk I/O.
+// now, or kept and retried. log may be nil; the Keeper adds
+// component=ledger to it (the caller gives a logger without it). It blocks
+// on disk I/O.
 func OpenKeeper(path string, log *slog.Logger) *Keeper {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	log = log.With("component", "ledger")
 	k := &Keeper{path: path, journal: path + JournalSuffix, log: log, stop: make(chan struct{})}
 	k.pending = k.readJournal()
 	l, err := Open(path)

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -21,9 +23,15 @@ func shortBusyTimeout(t *testing.T) {
 
 func fastKeeper(t *testing.T, path string) *Keeper {
 	t.Helper()
+	return fastKeeperLog(t, path, nil)
+}
+
+// fastKeeperLog is fastKeeper logging to log.
+func fastKeeperLog(t *testing.T, path string, log *slog.Logger) *Keeper {
+	t.Helper()
 	oldBase, oldMax := retryBase, retryMax
 	retryBase, retryMax = 20*time.Millisecond, 100*time.Millisecond
-	k := OpenKeeper(path, nil)
+	k := OpenKeeper(path, log)
 	t.Cleanup(func() {
 		k.Close()
 		retryBase, retryMax = oldBase, oldMax
@@ -71,6 +79,22 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
+// countMessage is a slog handler that counts the records with one message.
+type countMessage struct {
+	msg string
+	n   *atomic.Int32
+}
+
+func (h countMessage) Enabled(context.Context, slog.Level) bool { return true }
+func (h countMessage) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h countMessage) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h countMessage) WithGroup(string) slog.Handler      { return h }
+
 func job(id string) Entry {
 	return Entry{At: time.Now(), JobID: id, Model: "m", Backend: "vllm", OutputTokens: 1, OutputPer1M: 1_000_000}
 }
@@ -80,7 +104,8 @@ func job(id string) Entry {
 func TestKeeperKeepsJobsWhileTheLedgerIsLocked(t *testing.T) {
 	shortBusyTimeout(t)
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	k := fastKeeper(t, path)
+	var failedRetries atomic.Int32
+	k := fastKeeperLog(t, path, slog.New(countMessage{"the earnings ledger still cannot write", &failedRetries}))
 	if err := k.Record(t.Context(), job("j1")); err != nil {
 		t.Fatal(err)
 	}
@@ -98,10 +123,10 @@ func TestKeeperKeepsJobsWhileTheLedgerIsLocked(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 && os.PathSeparator == '/' {
 		t.Fatalf("journal: %v %v", st, err)
 	}
-	// Retries fail while the lock is held.
-	time.Sleep(150 * time.Millisecond)
+	// Retries fail while the lock is held: two have, and both jobs wait.
+	waitFor(t, "two retries to fail", func() bool { return failedRetries.Load() >= 2 })
 	if k.Pending() != 2 {
-		t.Fatalf("pending %d while locked, want 2", k.Pending())
+		t.Fatalf("pending %d while locked, after two failed retries, want 2", k.Pending())
 	}
 
 	release()

@@ -1,6 +1,9 @@
-// Package ledger keeps the agent's own record of what it earned: one row per
-// finished job (job_done), in a SQLite file (PROTOCOL.md section 6). The
-// amounts are an estimate; the coordinator's settlement is authoritative.
+// Package ledger keeps the agent's own record of the jobs it ran and what
+// they earned, in a SQLite file (docs/protocol.md sections 6 and 10.5): one
+// row per job that ended, whether with job_done or not (a job_error,
+// refusals included, a cancel, an abort; see Entry.Outcome). Only job_done
+// rows earn and count in Totals and Hourly. The amounts are an estimate;
+// the coordinator's settlement is authoritative.
 //
 // Amounts are stored exactly (see Amount) and summed before rounding, so
 // totals are exact to 1 micro-USDC. Besides the jobs table the ledger keeps

@@ -11,14 +11,12 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
 	"usepod.ai/agent/core/backend"
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/engine"
-	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/core/telemetry"
 )
 
@@ -391,17 +389,6 @@ func (c *Client) Import(ctx context.Context, r ImportRequest) (ImportResult, err
 	var res ImportResult
 	err := c.do(ctx, http.MethodPost, "/v1/import", r, &res)
 	return res, err
-}
-
-// Earnings returns the totals and the last hours of hourly earnings (24
-// when hours is not positive).
-func (c *Client) Earnings(ctx context.Context, hours int) (ledger.Totals, []ledger.HourBucket, error) {
-	if hours <= 0 {
-		hours = 24
-	}
-	var b earningsBody
-	err := c.do(ctx, http.MethodGet, "/v1/earnings?hours="+strconv.Itoa(hours), nil, &b)
-	return b.Totals, b.Hourly, err
 }
 
 // Hardware returns the newest telemetry sample (nil before the first) and

@@ -18,7 +18,6 @@
 //	                                 422 "invalid_config" with "fields":[{"key","line","message"}]
 //	POST /v1/detect                  probe the default ports: [{"server":{...},"healthy",...,"error"}]
 //	POST /v1/import                  {"agent_toml","identity_key","force"}; 409 "identity_conflict"
-//	GET  /v1/earnings?hours=24       {"totals":{...},"hourly":[...]}
 //	GET  /v1/hardware?n=0            {"latest":{...}|null,"history":[...]}; n limits the history (0: all)
 //	POST /v1/dashboard               {"settings":bool}: open the dashboard (or bring it to front)
 //	GET  /v1/dashboard/show-requests NDJSON stream of {"settings":bool} for the open dashboard

@@ -189,21 +189,6 @@ func (f *fakeEngine) Detect(ctx context.Context) []backend.Health {
 	return f.health
 }
 
-type fakeLedger struct{ hoursAsked int }
-
-func (l *fakeLedger) Totals(ctx context.Context, now time.Time) (ledger.Totals, error) {
-	return ledger.Totals{TodayMicro: 5, TotalMicro: 42, Jobs: 3, TodayJobs: 1}, nil
-}
-
-func (l *fakeLedger) Hourly(ctx context.Context, now time.Time, hours int) ([]ledger.HourBucket, error) {
-	l.hoursAsked = hours
-	out := make([]ledger.HourBucket, hours)
-	for i := range out {
-		out[i] = ledger.HourBucket{Start: time.Date(2026, 1, 1, i%24, 0, 0, 0, time.UTC), Micro: int64(i), Jobs: 1}
-	}
-	return out, nil
-}
-
 type fakeHardware struct {
 	mu      sync.Mutex // guards watched
 	watched int

@@ -33,7 +33,8 @@ type Engine interface {
 	Detect(ctx context.Context) []backend.Health
 }
 
-// Earnings is the part of *ledger.Ledger the earnings route reads.
+// Earnings is the part of *ledger.Ledger the /v1/earnings route read; the
+// route is gone (clients read the earnings from the snapshot).
 type Earnings interface {
 	Totals(ctx context.Context, now time.Time) (ledger.Totals, error)
 	Hourly(ctx context.Context, now time.Time, hours int) ([]ledger.HourBucket, error)
@@ -51,7 +52,10 @@ type Hardware interface {
 // ServerOptions wire a server. Only Engine is required; a route whose
 // field is nil answers 501.
 type ServerOptions struct {
-	Engine   Engine
+	Engine Engine
+	// Ledger is read by nothing since /v1/earnings went.
+	//
+	// Deprecated: leave it nil; it goes once app/ no longer sets it.
 	Ledger   Earnings
 	Hardware Hardware
 	// Import takes over the command-line agent's files. It may return an
@@ -68,8 +72,8 @@ type ServerOptions struct {
 	Jobs JobRecord
 	// SelfTest runs and keeps the self-tests of the models.
 	SelfTest SelfTester
-	Log      *slog.Logger
-	PID      int // reported in status
+	Log      *slog.Logger // without a component: the server adds component=localapi
+	PID      int          // reported in status
 }
 
 // DefaultStreamWriteTimeout bounds one event's write on a stream.
@@ -111,7 +115,6 @@ func NewServer(o ServerOptions) *Server {
 	mux.HandleFunc("PUT /v1/config", s.putConfig)
 	mux.HandleFunc("POST /v1/detect", s.detect)
 	mux.HandleFunc("POST /v1/import", s.importCLI)
-	mux.HandleFunc("GET /v1/earnings", s.earnings)
 	mux.HandleFunc("GET /v1/hardware", s.hardware)
 	mux.HandleFunc("POST /v1/dashboard", s.openDashboard)
 	mux.HandleFunc("GET /v1/dashboard/show-requests", s.showRequests)
@@ -396,37 +399,6 @@ func (s *Server) importCLI(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusOK, res)
 	}
-}
-
-// maxHours is a year of hourly buckets.
-const maxHours = 366 * 24
-
-func (s *Server) earnings(w http.ResponseWriter, r *http.Request) {
-	if s.o.Ledger == nil {
-		notImplemented(w, "earnings")
-		return
-	}
-	hours := 24
-	if q := r.URL.Query().Get("hours"); q != "" {
-		n, err := strconv.Atoi(q)
-		if err != nil || n < 1 || n > maxHours {
-			writeError(w, http.StatusBadRequest, CodeBadRequest, fmt.Sprintf("hours must be a whole number from 1 to %d, got %q", maxHours, q))
-			return
-		}
-		hours = n
-	}
-	now := time.Now()
-	totals, err := s.o.Ledger.Totals(r.Context(), now)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, CodeFailed, "read earnings: "+err.Error())
-		return
-	}
-	hourly, err := s.o.Ledger.Hourly(r.Context(), now, hours)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, CodeFailed, "read hourly earnings: "+err.Error())
-		return
-	}
-	writeJSON(w, http.StatusOK, earningsBody{Totals: totals, Hourly: hourly})
 }
 
 func (s *Server) hardware(w http.ResponseWriter, r *http.Request) {

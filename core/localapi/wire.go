@@ -6,7 +6,6 @@ import (
 
 	"usepod.ai/agent/core/backend"
 	"usepod.ai/agent/core/config"
-	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/core/telemetry"
 )
 
@@ -127,11 +126,6 @@ type modelSwitch struct {
 
 type dashboardBody struct {
 	Settings bool `json:"settings"`
-}
-
-type earningsBody struct {
-	Totals ledger.Totals       `json:"totals"`
-	Hourly []ledger.HourBucket `json:"hourly"`
 }
 
 type hardwareBody struct {

@@ -1,9 +1,13 @@
 // Package selftest runs a short, fixed generation against one model of a
-// local inference server through the same relay path a coordinator job
-// takes (backend.PrepareBody, then the Streamer that jobs use, with its
-// usage parsing), without a coordinator, and measures it: time to first
-// token, output tokens per second, and whether the server reported usage
-// (without usage a job earns nothing).
+// local inference server and measures it: time to first token, output
+// tokens per second, and whether the server reported usage (without usage a
+// job earns nothing). The request is prepared as a job's is
+// (backend.PrepareBody) and streamed through a jobs.Streamer, which parses
+// the usage as it does for jobs; there is no coordinator, jobs.Manager or
+// chunk relay. The app gives the Tester a backend.Client of its own, on
+// Go's default HTTP client, not the engine's backend client (its raw-socket
+// dialer and connection pool), so the figures leave out the relay and that
+// transport.
 package selftest
 
 import (

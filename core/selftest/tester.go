@@ -22,7 +22,7 @@ type Tester struct {
 	Servers func() []backend.Health
 	Store   *Store
 	Timeout time.Duration // per model; 0 means DefaultTimeout
-	Log     *slog.Logger  // nil logs nothing
+	Log     *slog.Logger  // nil logs nothing; the Tester adds component=selftest
 
 	mu sync.Mutex // held while tests run: one at a time, so they do not skew each other
 }
@@ -75,7 +75,7 @@ func (t *Tester) Run(ctx context.Context, models []string) ([]Result, error) {
 	}
 	if ctx.Err() == nil && t.Store != nil {
 		if err := t.Store.Put(out...); err != nil && t.Log != nil {
-			t.Log.Warn("could not keep the self-test results; they are shown but not saved", "err", err)
+			t.Log.With("component", "selftest").Warn("could not keep the self-test results; they are shown but not saved", "err", err)
 		}
 	}
 	return out, nil

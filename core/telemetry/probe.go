@@ -37,12 +37,18 @@ func candidates() []candidate {
 // that reads at least one GPU, or nil when there is none, which is normal on
 // many machines. A returned source may hold resources (NVML); close it with
 // CloseSource. Probe blocks, at most a few seconds per candidate; log may be
-// nil.
+// nil, and gets component=telemetry from Probe.
 func Probe(ctx context.Context, log *slog.Logger) GPUSource {
+	return probe(ctx, componentLog(log), candidates())
+}
+
+// componentLog is log with this package's component attribute; nil
+// discards. The callers of the package give a logger without it.
+func componentLog(log *slog.Logger) *slog.Logger {
 	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		return slog.New(slog.DiscardHandler)
 	}
-	return probe(ctx, log, candidates())
+	return log.With("component", "telemetry")
 }
 
 func probe(ctx context.Context, log *slog.Logger, cs []candidate) GPUSource {

@@ -38,7 +38,8 @@ type Options struct {
 	Timeout time.Duration
 	// History is how many samples History keeps; DefaultHistory when zero.
 	History int
-	// Logger; nothing is logged when nil.
+	// Logger; nothing is logged when nil. The sampler adds
+	// component=telemetry itself.
 	Logger *slog.Logger
 }
 
@@ -69,10 +70,7 @@ func NewSampler(opts Options) *Sampler {
 	if opts.History <= 0 {
 		opts.History = DefaultHistory
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := componentLog(opts.Logger)
 	return &Sampler{
 		opts:     opts,
 		log:      log,
@@ -114,7 +112,7 @@ func (s *Sampler) Interval() time.Duration {
 func (s *Sampler) Run(ctx context.Context, out func(Sample)) error {
 	src := s.opts.GPU
 	if src == nil {
-		src = Probe(ctx, s.log)
+		src = probe(ctx, s.log, candidates()) // s.log has the component already
 		if src != nil {
 			defer CloseSource(src) // a source we found is ours to close
 		}

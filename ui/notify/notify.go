@@ -130,7 +130,7 @@ func notificationsFor(prev, next engine.Snapshot, now time.Time, memo notifyMemo
 // send is called on Watch's goroutine, one notification at a time; pass
 // Send for the desktop's. Its errors are logged, and the notification is
 // not retried: a desktop without a notification service loses nothing
-// else. log may be nil.
+// else. log may be nil; Watch adds component=notify (the caller does not).
 func Watch(ctx context.Context, snaps <-chan engine.Snapshot, send func(title, body string) error, log *slog.Logger) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

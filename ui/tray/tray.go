@@ -62,7 +62,7 @@ type Actions struct {
 type Options struct {
 	Engine  Engine // required
 	Actions Actions
-	Log     *slog.Logger // nil discards
+	Log     *slog.Logger // nil discards; the tray adds component=tray
 	// Failed receives the error that stopped the engine for good. The status
 	// line then says "Stopped: " and the error (write it in plain words for
 	// users), Start/Pause is disabled and "Show log" appears. Nil when the

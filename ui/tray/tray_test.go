@@ -2,13 +2,17 @@ package tray
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"image/png"
 	"log/slog"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 
 	"usepod.ai/agent/assets"
 	"usepod.ai/agent/core/engine"
@@ -33,6 +37,43 @@ func TestViewOf(t *testing.T) {
 	if v := viewOf(paused, errors.New("disk full"), false); v.showLog {
 		t.Error("Show log shown without a ShowLog action")
 	}
+}
+
+// A second Quit (a click on "Quitting…") starts no second drain, and Run
+// ends only once Actions.Quit has returned. In a synctest bubble every
+// goroutine quit starts has run as far as it can at synctest.Wait, so
+// "once" is checked, not hoped for.
+func TestQuitRunsTheActionOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var quits atomic.Int32
+		drained := make(chan struct{})
+		drain := sync.OnceFunc(func() { close(drained) })
+		defer drain() // a failed check leaves no goroutine blocked
+		life, end := context.WithCancel(t.Context())
+		defer end()
+		tr := &tray{log: slog.New(slog.DiscardHandler), end: end,
+			actions: Actions{Quit: func() { quits.Add(1); <-drained }}}
+		tr.stopped.Store(true) // no systray here: quit leaves the items alone
+		tr.quit()
+		tr.quit()
+		synctest.Wait()
+		if n := quits.Load(); n != 1 {
+			t.Fatalf("Actions.Quit ran %d times for two clicks, want once", n)
+		}
+		if life.Err() != nil {
+			t.Fatal("Run was ended before Actions.Quit returned")
+		}
+		drain()
+		synctest.Wait()
+		if life.Err() == nil {
+			t.Fatal("Run was not ended after Actions.Quit returned")
+		}
+		tr.quit()
+		synctest.Wait()
+		if n := quits.Load(); n != 1 {
+			t.Fatalf("Actions.Quit ran %d times after a click once it had returned, want once", n)
+		}
+	})
 }
 
 // Once stopNow has run, show leaves systray alone: its connection may be
