@@ -203,7 +203,7 @@ func (c *cli) newAgent(ctx context.Context, rf runFlags, api net.Listener, x age
 	}
 	// An explicit [identity] key_path (the command-line agent's agent.toml)
 	// is used in place; see identity.OpenConfigured.
-	store, err := identity.OpenConfigured(ctx, cfg.Identity.Keyring, cfg.Identity.KeyPath, dataDir, log.With("component", "identity"))
+	store, err := identity.OpenConfigured(ctx, cfg.Identity.Keyring, cfg.Identity.KeyPath, dataDir, log)
 	if err != nil {
 		closeLog()
 		return nil, &startError{what: "Use Pod Agent could not open the keychain or key file that keeps this computer's identity key.", folder: dataDir, err: err}

@@ -58,6 +58,7 @@ func askRunningAgent(addr string, settings bool, log *slog.Logger) error {
 
 // errAnotherAgent explains ErrAlreadyRunning to a user.
 func errAnotherAgent(addr string) error {
+	//lint:ignore ST1005 it starts with the product's name; the terminal prints it as a sentence
 	return fmt.Errorf("Use Pod Agent is already running for this user (%s); see it with: usepod-agent status", addr)
 }
 

@@ -105,6 +105,7 @@ func (c *cli) connectAgent(explicit string) (*localapi.Client, int) {
 		return nil, c.fail(err)
 	}
 	if !answers(addr) {
+		//lint:ignore ST1005 it starts with the product's name; the terminal prints it as a sentence
 		return nil, c.fail(errors.New("Use Pod Agent is not running (start it with: usepod-agent run)"))
 	}
 	return localapi.NewClient(addr), exitOK
@@ -113,6 +114,7 @@ func (c *cli) connectAgent(explicit string) (*localapi.Client, int) {
 // agentError reports a failed call to the running agent in one line.
 func (c *cli) agentError(err error) int {
 	if errors.Is(err, localapi.ErrNotRunning) {
+		//lint:ignore ST1005 it starts with the product's name; the terminal prints it as a sentence
 		return c.fail(errors.New("Use Pod Agent is not running (start it with: usepod-agent run)"))
 	}
 	return c.fail(fmt.Errorf("the running agent: %w", err))

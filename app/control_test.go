@@ -69,7 +69,7 @@ func TestStatusPauseResumeControlTheRunningAgent(t *testing.T) {
 	if code, out, errOut := s.cli(t, agent, "pause"); code != 0 {
 		t.Fatalf("pause: exit %d, %q %q", code, out, errOut)
 	}
-	caps, i = waitCapabilities(t, p, i+1)
+	caps, _ = waitCapabilities(t, p, i+1)
 	if len(caps.Models) != 0 {
 		t.Errorf("after pause the agent offers %v, want nothing", caps.ModelIDs())
 	}

@@ -35,6 +35,7 @@ func cmdDashboard(ctx context.Context, c *cli, args []string) int {
 		return c.fail(err)
 	}
 	if !answers(addr) {
+		//lint:ignore ST1005 it starts with the product's name; the terminal prints it as a sentence
 		err := errors.New("Use Pod Agent is not running. Start it from your applications menu, or run: usepod-agent")
 		c.fail(err)
 		showStartFailure(&startError{what: "Use Pod Agent is not running.", err: err})
@@ -52,10 +53,12 @@ func cmdDashboard(ctx context.Context, c *cli, args []string) int {
 		return c.usageError(err)
 	}
 	defer closeLog()
-	log = log.With("component", "dashboard")
+	// The dashboard process's own lines; the ui package adds its own
+	// component to the plain logger it is given.
+	dlog := log.With("component", "dashboard")
 
 	client := localapi.NewClient(addr)
-	client.OnError = func(err error) { log.Warn("the agent did not take the request", "err", err) }
+	client.OnError = func(err error) { dlog.Warn("the agent did not take the request", "err", err) }
 
 	fa := fyneapp.NewWithID(appID)
 	fa.SetIcon(fyne.NewStaticResource("icon.png", assets.Icon))
@@ -83,13 +86,13 @@ func cmdDashboard(ctx context.Context, c *cli, args []string) int {
 			if err != nil {
 				return "", err
 			}
-			log.Info("imported the command-line agent", "provider_id", res.ProviderID, "kept_in", res.KeptIn)
+			dlog.Info("imported the command-line agent", "provider_id", res.ProviderID, "kept_in", res.KeptIn)
 			return res.ProviderID, nil
 		},
 	}, log)
 
-	go followTray(uiCtx, localapi.NewClient(*trayAddr), u, log)
-	go quitWhenAgentGone(uiCtx, client, cancelUI, log)
+	go followTray(uiCtx, localapi.NewClient(*trayAddr), u, dlog)
+	go quitWhenAgentGone(uiCtx, client, cancelUI, dlog)
 	if *settings {
 		u.ShowSettings()
 	}

@@ -40,6 +40,7 @@ func runDesktop(ctx context.Context, c *cli, rf runFlags) int {
 	ln, addr, err := c.claimAPI(rf)
 	if isAlreadyRunning(err) {
 		if err := askRunningAgent(addr, false, discardLogger()); err != nil {
+			//lint:ignore ST1005 it starts with the product's name; the terminal prints it as a sentence
 			return c.fail(fmt.Errorf("Use Pod Agent is already running but does not answer: %w", err))
 		}
 		fmt.Fprintln(c.stdout, "Use Pod Agent is already running; its dashboard is open.")

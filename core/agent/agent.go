@@ -101,7 +101,7 @@ func New(o Options) (*Agent, error) {
 	}
 	// A ledger that cannot be opened or written does not stop the agent:
 	// the Keeper holds finished jobs, retries, and the problem is shown.
-	led := ledger.OpenKeeper(filepath.Join(o.DataDir, "ledger.db"), log.With("component", "ledger"))
+	led := ledger.OpenKeeper(filepath.Join(o.DataDir, "ledger.db"), log)
 	startPaused, saveEarning := earningChoice(o.DataDir, log)
 	a := &Agent{o: o, log: log, ledger: led, history: &diagnose.History{}, failed: make(chan error, 1)}
 	eng, err := engine.New(engine.Options{
@@ -125,14 +125,13 @@ func New(o Options) (*Agent, error) {
 	a.hardware = newHardware(log, eng, o.Desktop)
 	a.metrics = metrics.New(metrics.Options{Snapshot: eng.Snapshot, GPUs: a.hardware.Latest})
 	a.selftest = &selftest.Tester{
-		Streamer: &backend.Client{Log: log.With("component", "selftest")},
+		Streamer: &backend.Client{Log: log},
 		Servers:  eng.Backends,
 		Store:    selftest.OpenStore(filepath.Join(o.DataDir, "selftest.json")),
-		Log:      log.With("component", "selftest"),
+		Log:      log,
 	}
 	a.api = localapi.NewServer(localapi.ServerOptions{
 		Engine:        eng,
-		Ledger:        led,
 		Hardware:      a.hardware,
 		Diagnose:      a.writeBundle,
 		Jobs:          led,

@@ -57,7 +57,7 @@ func newHardware(log *slog.Logger, eng *engine.Engine, desktop bool) *hardware {
 	h.s = telemetry.NewSampler(telemetry.Options{
 		Interval: h.idleEvery(),
 		History:  hardwareHistory,
-		Logger:   log.With("component", "telemetry"),
+		Logger:   log,
 	})
 	return h
 }

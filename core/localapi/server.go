@@ -17,7 +17,6 @@ import (
 	"usepod.ai/agent/core/backend"
 	"usepod.ai/agent/core/config"
 	"usepod.ai/agent/core/engine"
-	"usepod.ai/agent/core/ledger"
 	"usepod.ai/agent/core/telemetry"
 )
 
@@ -33,13 +32,6 @@ type Engine interface {
 	Detect(ctx context.Context) []backend.Health
 }
 
-// Earnings is the part of *ledger.Ledger the /v1/earnings route read; the
-// route is gone (clients read the earnings from the snapshot).
-type Earnings interface {
-	Totals(ctx context.Context, now time.Time) (ledger.Totals, error)
-	Hourly(ctx context.Context, now time.Time, hours int) ([]ledger.HourBucket, error)
-}
-
 // Hardware is the part of *telemetry.Sampler the hardware route reads,
 // plus Watched, which the server calls on each hardware request so the app
 // can sample often while a dashboard looks.
@@ -52,11 +44,7 @@ type Hardware interface {
 // ServerOptions wire a server. Only Engine is required; a route whose
 // field is nil answers 501.
 type ServerOptions struct {
-	Engine Engine
-	// Ledger is read by nothing since /v1/earnings went.
-	//
-	// Deprecated: leave it nil; it goes once app/ no longer sets it.
-	Ledger   Earnings
+	Engine   Engine
 	Hardware Hardware
 	// Import takes over the command-line agent's files. It may return an
 	// *IdentityConflictError or a *config.ValidationError.

@@ -48,7 +48,6 @@ type Server struct {
 	providers map[string]string // base64 public key -> provider_id
 	conns     []*Provider
 	connected chan *Provider // each authenticated connection, in order
-	opts2     *Options       // live override set by SetOptions
 }
 
 // New returns a server; serve it with Handler().
