@@ -66,9 +66,10 @@ type Keeper struct {
 // OpenKeeper opens the ledger at path. It never fails: a ledger that cannot
 // be opened leaves the Keeper running, keeping jobs and retrying, and
 // Problem says why. Jobs left in the journal by an earlier run are written
-// now, or kept and retried. log may be nil; the Keeper adds
-// component=ledger to it (the caller gives a logger without it). It blocks
-// on disk I/O.
+// now, or kept and retried, and the ledger's write-ahead log is set up, so
+// that the first Record costs what every later one does (see startWAL).
+// log may be nil; the Keeper adds component=ledger to it (the caller gives
+// a logger without it). It blocks on disk I/O.
 func OpenKeeper(path string, log *slog.Logger) *Keeper {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -97,6 +98,11 @@ func OpenKeeper(path string, log *slog.Logger) *Keeper {
 			k.startRetryLocked()
 			k.mu.Unlock()
 		}
+	}
+	// The WAL's one-time setup now, not in the first job's record (see
+	// startWAL). A ledger that cannot write says so on that record.
+	if err := l.startWAL(context.Background()); err != nil {
+		k.log.Debug("could not ready the ledger's write-ahead log; the first record will", "err", err)
 	}
 	return k
 }

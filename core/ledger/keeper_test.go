@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -198,5 +199,54 @@ func TestKeeperJournalOutlivesARestart(t *testing.T) {
 	tot, err := k2.Totals(t.Context(), time.Now())
 	if err != nil || tot.Jobs != 2 {
 		t.Fatalf("totals %+v, %v; want j1 and j2 once each", tot, err)
+	}
+}
+
+// walHeaderSize is the size of the header SQLite writes at the start of a
+// WAL file, before its first frame.
+const walHeaderSize = 32
+
+// walHeader reads the header of the ledger's WAL file: nil when the file
+// is missing or shorter than a header.
+func walHeader(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path + "-wal")
+	if err != nil || len(b) < walHeaderSize {
+		return nil
+	}
+	return b[:walHeaderSize]
+}
+
+// The first job after a restart is recorded like every later one: the
+// WAL, which SQLite deletes on a clean close, is set up (header written
+// and synced, folder synced) by OpenKeeper, so the first Record only
+// appends its frames, leaving the header as it was. Before, the first
+// Record wrote the header itself, with two more syncs, while the first
+// job's job_done waited (issue 18 item 7).
+func TestKeeperReadiesTheWALBeforeTheFirstRecord(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	k := OpenKeeper(path, nil)
+	if err := k.Record(t.Context(), job("before-restart")); err != nil {
+		t.Fatal(err)
+	}
+	k.Close()
+	if _, err := os.Stat(path + "-wal"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("after a clean close the WAL is still there (%v): this test no longer tests a restart's first record", err)
+	}
+
+	k2 := OpenKeeper(path, nil)
+	defer k2.Close()
+	header := walHeader(t, path)
+	if header == nil {
+		t.Fatal("after OpenKeeper the WAL has no header: the first job's record would set it up, with two syncs more than any later one")
+	}
+	if err := k2.Record(t.Context(), job("first-after-restart")); err != nil {
+		t.Fatal(err)
+	}
+	if got := walHeader(t, path); !bytes.Equal(got, header) {
+		t.Fatalf("the first Record after a restart rewrote the WAL header (%x, was %x): it did the log's setup", got, header)
+	}
+	if tot, err := k2.Totals(t.Context(), time.Now()); err != nil || tot.Jobs != 2 {
+		t.Fatalf("totals %+v, %v; want both jobs", tot, err)
 	}
 }
