@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
 	"usepod.ai/agent/core/localapi"
 	"usepod.ai/agent/internal/testrig/desktoptest"
 )

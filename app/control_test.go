@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"usepod.ai/agent/internal/testrig/writers"
 )
 
 // statusJSON is the part of `status --json` the tests read.
@@ -119,7 +121,7 @@ func (s *desktopSession) cli(t *testing.T, agent string, args ...string) (code i
 	t.Helper()
 	cmd := exec.Command(agent, append([]string{"--data-dir", s.data}, args...)...)
 	cmd.Env = s.env()
-	var out, errb lockedBuffer
+	var out, errb writers.Locked
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {

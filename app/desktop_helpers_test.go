@@ -27,6 +27,7 @@ import (
 
 	"usepod.ai/agent/internal/testrig/desktoptest"
 	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/writers"
 )
 
 // desktopWait bounds each wait on the app, the X server or the bus.
@@ -135,9 +136,9 @@ func lookTool(t testing.TB, name, pkg string) string {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer // stdout and stderr together
-	done chan struct{} // closed when it has exited
-	err  error         // Wait's result, once done is closed
+	out  *writers.Locked // stdout and stderr together
+	done chan struct{}   // closed when it has exited
+	err  error           // Wait's result, once done is closed
 }
 
 // start runs a command in the background. The cleanup stops it: stop
@@ -145,7 +146,7 @@ type proc struct {
 // logs the output.
 func start(t testing.TB, name string, cmd *exec.Cmd, stop os.Signal) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, out: &writers.Locked{}, done: make(chan struct{})}
 	if cmd.Stdout == nil {
 		cmd.Stdout = p.out
 	}
@@ -246,7 +247,7 @@ func waitUIRunning(t testing.TB, conn *dbus.Conn, app *proc) {
 func startReplayBackend(t testing.TB, bin string) string {
 	t.Helper()
 	cmd := exec.Command(bin, "-pace", "5ms")
-	stdout := &lockedBuffer{}
+	stdout := &writers.Locked{}
 	cmd.Stdout = stdout
 	p := start(t, "replayserver", cmd, os.Interrupt)
 	deadline := time.Now().Add(desktopWait)

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http/httptest"
@@ -14,16 +13,17 @@ import (
 	"time"
 
 	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/writers"
 )
 
 // inProcessAgent is `usepod-agent run --headless` running in the test
 // process, with a settings file of the test's and a data folder of its own.
 type inProcessAgent struct {
-	global  []string      // --config and --data-dir: other commands on the same agent
-	dataDir string        // its data folder
-	sock    string        // its local API
-	stderr  *lockedBuffer // its log
-	stop    func() int    // ends it and returns its exit code (the same code when called again)
+	global  []string        // --config and --data-dir: other commands on the same agent
+	dataDir string          // its data folder
+	sock    string          // its local API
+	stderr  *writers.Locked // its log
+	stop    func() int      // ends it and returns its exit code (the same code when called again)
 }
 
 // startInProcessAgent writes config as the settings file and starts the
@@ -35,7 +35,7 @@ func startInProcessAgent(t *testing.T, config string) *inProcessAgent {
 	if err := os.WriteFile(cfgPath, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	a := &inProcessAgent{dataDir: filepath.Join(dir, "data"), sock: filepath.Join(dir, "api.sock"), stderr: &lockedBuffer{}}
+	a := &inProcessAgent{dataDir: filepath.Join(dir, "data"), sock: filepath.Join(dir, "api.sock"), stderr: &writers.Locked{}}
 	a.global = []string{"--config", cfgPath, "--data-dir", a.dataDir}
 	ctx, cancel := context.WithCancel(context.Background())
 	exited := make(chan int, 1)
@@ -68,23 +68,4 @@ func localCoordinator(t *testing.T, code string) (*localcoord.Server, string) {
 	hs := httptest.NewServer(coord.Handler())
 	t.Cleanup(hs.Close)
 	return coord, "ws" + strings.TrimPrefix(hs.URL, "http") + "/provider/connect"
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while another goroutine
-// writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -2,31 +2,17 @@ package app
 
 import (
 	"bytes"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
+
+	"usepod.ai/agent/internal/testrig/writers"
 )
-
-// brokenWriter fails every write, as os.Stderr does in a Windows app
-// started by a double click (there is no console).
-type brokenWriter struct {
-	mu     sync.Mutex
-	writes int
-}
-
-func (b *brokenWriter) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	b.writes++
-	b.mu.Unlock()
-	return 0, errors.New("the handle is invalid")
-}
 
 func TestLoggerKeepsWritingTheFileWhenStderrFails(t *testing.T) {
 	dir := t.TempDir()
-	c := &cli{stdout: &bytes.Buffer{}, stderr: &brokenWriter{}}
+	c := &cli{stdout: &bytes.Buffer{}, stderr: &writers.Broken{}}
 	log, closeLog, err := c.newLogger(dir, "info")
 	if err != nil {
 		t.Fatal(err)

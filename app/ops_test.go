@@ -21,6 +21,7 @@ import (
 	"usepod.ai/agent/core/localapi"
 	"usepod.ai/agent/internal/testrig/localcoord"
 	"usepod.ai/agent/internal/testrig/replay"
+	"usepod.ai/agent/internal/testrig/writers"
 )
 
 // The secrets of the setup. No support bundle may hold any of them.
@@ -161,7 +162,7 @@ func TestMetricsBindFailureDoesNotStopTheAgent(t *testing.T) {
 	cfg := fmt.Sprintf("[coordinator]\nurl = \"ws://127.0.0.1:9/provider/connect\"\nallow_insecure = true\n[identity]\nkeyring = \"file\"\n[observability]\nprometheus_addr = %q\n", busy.Addr().String())
 	os.WriteFile(cfgPath, []byte(cfg), 0o600)
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr lockedBuffer
+	var stderr writers.Locked
 	exited := make(chan int, 1)
 	go func() {
 		exited <- Run(ctx, []string{"--config", cfgPath, "--data-dir", filepath.Join(dir, "data"), "run", "--headless", "--api", filepath.Join(dir, "s.sock")}, io.Discard, &stderr)

@@ -7,7 +7,6 @@ package ui
 // check that what it asks has the effect a user expects.
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -19,7 +18,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
 	"usepod.ai/agent/internal/testrig/replay"
+	"usepod.ai/agent/internal/testrig/writers"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/test"
@@ -219,7 +220,7 @@ type liveRig struct {
 	coordURL string
 	cfgPath  string
 	pump     pump
-	logs     *lockedBuffer
+	logs     *writers.Locked
 }
 
 func newLiveRig(t *testing.T) *liveRig {
@@ -227,7 +228,7 @@ func newLiveRig(t *testing.T) *liveRig {
 	leaks := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, leaks) }) // runs last: after everything below has stopped
 
-	r := &liveRig{t: t, coord: localcoord.New(localcoord.Options{}), logs: &lockedBuffer{}}
+	r := &liveRig{t: t, coord: localcoord.New(localcoord.Options{}), logs: &writers.Locked{}}
 	hs := httptest.NewServer(r.coord.Handler())
 	t.Cleanup(hs.Close)
 	r.coordURL = "ws" + strings.TrimPrefix(hs.URL, "http") + "/provider/connect"
@@ -372,22 +373,4 @@ func (p pump) drain() {
 			return
 		}
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -1,34 +1,15 @@
 package engine
 
 import (
-	"bytes"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"usepod.ai/agent/internal/testrig/localcoord"
 	"usepod.ai/agent/internal/testrig/replay"
+	"usepod.ai/agent/internal/testrig/writers"
 )
-
-// lockedBuffer is a log sink the engine's goroutines write to at once.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 var componentAttr = regexp.MustCompile(`component=(\S+)`)
 
@@ -38,7 +19,7 @@ var componentAttr = regexp.MustCompile(`component=(\S+)`)
 // add theirs, never on top of the engine's (STYLE: each component adds its
 // own; the caller never adds it for it).
 func TestLogLinesCarryOneComponent(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &writers.Locked{}
 	h := newHarness(t, localcoord.Options{EnrollmentCodes: []string{testCode}}, withBackends(replay.LlamaCpp(t)), withOptions(func(o *Options) {
 		o.Log = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}))

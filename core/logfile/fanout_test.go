@@ -2,28 +2,14 @@ package logfile
 
 import (
 	"bytes"
-	"errors"
-	"sync"
 	"testing"
+
+	"usepod.ai/agent/internal/testrig/writers"
 )
-
-// brokenWriter fails every write, as os.Stderr does in a Windows app
-// started by a double click (there is no console).
-type brokenWriter struct {
-	mu     sync.Mutex
-	writes int
-}
-
-func (b *brokenWriter) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	b.writes++
-	b.mu.Unlock()
-	return 0, errors.New("the handle is invalid")
-}
 
 func TestFanOutWritesToEveryWriterAndReportsEachFailureOnce(t *testing.T) {
 	var a, c bytes.Buffer
-	b := &brokenWriter{}
+	b := &writers.Broken{}
 	var reports []string
 	w := NewFanOut(func(name string, err error) { reports = append(reports, name+": "+err.Error()) },
 		Named{"a", &a}, Named{"b", b}, Named{"c", &c})
@@ -36,8 +22,8 @@ func TestFanOutWritesToEveryWriterAndReportsEachFailureOnce(t *testing.T) {
 	if a.String() != "x\nx\nx\n" || c.String() != "x\nx\nx\n" {
 		t.Errorf("a = %q, c = %q; want three lines each", a.String(), c.String())
 	}
-	if b.writes != 3 {
-		t.Errorf("the broken writer was tried %d times, want 3 (it may come back)", b.writes)
+	if b.Writes() != 3 {
+		t.Errorf("the broken writer was tried %d times, want 3 (it may come back)", b.Writes())
 	}
 	if len(reports) != 1 || reports[0] != "b: the handle is invalid" {
 		t.Errorf("reports = %q, want one for b", reports)
@@ -45,7 +31,7 @@ func TestFanOutWritesToEveryWriterAndReportsEachFailureOnce(t *testing.T) {
 }
 
 func TestFanOutFailsWhenEveryWriterFails(t *testing.T) {
-	w := NewFanOut(nil, Named{"a", &brokenWriter{}}, Named{"b", &brokenWriter{}})
+	w := NewFanOut(nil, Named{"a", &writers.Broken{}}, Named{"b", &writers.Broken{}})
 	if _, err := w.Write([]byte("x")); err == nil {
 		t.Error("Write succeeded with no working writer")
 	}

@@ -18,12 +18,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"usepod.ai/agent/internal/testrig/localcoord"
+	"usepod.ai/agent/internal/testrig/writers"
 )
 
 // wait bounds each wait on the .exe, wine or the X server. Wine starts a
@@ -200,7 +200,7 @@ func mustRun(t testing.TB, display string, args ...string) string {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *writers.Locked
 	done chan struct{}
 	err  error
 }
@@ -209,7 +209,7 @@ type proc struct {
 // test has not stopped it, and logs its output when the test failed.
 func start(t testing.TB, name string, cmd *exec.Cmd) *proc {
 	t.Helper()
-	p := &proc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, out: &writers.Locked{}, done: make(chan struct{})}
 	if cmd.Stdout == nil {
 		cmd.Stdout = p.out
 	}
@@ -297,7 +297,7 @@ func stateIs(state string) *regexp.Regexp {
 func startReplayBackend(t testing.TB) string {
 	t.Helper()
 	cmd := exec.Command(env.replay, "-pace", "5ms")
-	stdout := &lockedBuffer{}
+	stdout := &writers.Locked{}
 	cmd.Stdout = stdout
 	p := start(t, "replayserver", cmd)
 	deadline := time.Now().Add(wait)
@@ -364,22 +364,4 @@ func serveOneJob(t testing.TB, p *localcoord.Provider, id string) {
 	if res.Done.Tokens.Input == 0 || res.Done.Tokens.Output == 0 || res.Chunks == 0 {
 		t.Fatalf("job_done %+v after %d chunks: want tokens both ways", res.Done.Tokens, res.Chunks)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"usepod.ai/agent/internal/testrig/desktoptest"
+	"usepod.ai/agent/internal/testrig/writers"
 )
 
 // wait bounds every wait for the child; generous for a loaded machine.
@@ -200,8 +200,8 @@ func TestRunWithoutSessionBus(t *testing.T) {
 type child struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	lines  chan string   // the child's stdout, a line at a time
-	stderr *lockedBuffer // systray's log, shown when a test fails
+	lines  chan string     // the child's stdout, a line at a time
+	stderr *writers.Locked // systray's log, shown when a test fails
 	done   chan error
 }
 
@@ -213,7 +213,7 @@ func startChild(t *testing.T, bus string) *child {
 	// writes under another lock). checkRaces fails the test for any report
 	// that involves this package.
 	cmd.Env = append(os.Environ(), childEnv+"=1", "DBUS_SESSION_BUS_ADDRESS="+bus, "GORACE=exitcode=0 atexit_sleep_ms=100")
-	c := &child{cmd: cmd, lines: make(chan string, 64), stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	c := &child{cmd: cmd, lines: make(chan string, 64), stderr: &writers.Locked{}, done: make(chan error, 1)}
 	cmd.Stderr = c.stderr
 	var err error
 	if c.stdin, err = cmd.StdinPipe(); err != nil {
@@ -365,23 +365,6 @@ func (c *child) registration(t *testing.T, w *desktoptest.Watcher) desktoptest.R
 			t.Fatal("the child did not register a tray item with the StatusNotifierWatcher")
 		}
 	}
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func visibleLabels(items []desktoptest.MenuEntry) []string {

@@ -21,6 +21,8 @@ import (
 
 	"github.com/godbus/dbus/v5"
 	"github.com/godbus/dbus/v5/prop"
+
+	"usepod.ai/agent/internal/testrig/writers"
 )
 
 // Wait bounds each wait on the bus or the menu.
@@ -41,7 +43,7 @@ func StartXvfb(t testing.TB, first, last int) string {
 		}
 		display, sock := fmt.Sprintf(":%d", n), fmt.Sprintf("/tmp/.X11-unix/X%d", n)
 		cmd := exec.Command(xvfb, display, "-screen", "0", "1280x800x24", "-nolisten", "tcp", "-noreset")
-		var out lockedBuffer
+		var out writers.Locked
 		cmd.Stdout, cmd.Stderr = &out, &out
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := cmd.Start(); err != nil {
@@ -117,7 +119,7 @@ func StartSessionBus(t testing.TB) string {
 	}
 	sock := filepath.Join(t.TempDir(), "bus")
 	cmd := exec.Command(daemon, "--session", "--nofork", "--nopidfile", "--address=unix:path="+sock)
-	var out lockedBuffer
+	var out writers.Locked
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -324,23 +326,4 @@ func Click(t testing.TB, menu dbus.BusObject, e *MenuEntry) {
 	if err := menu.Call("com.canonical.dbusmenu.Event", 0, e.ID, "clicked", dbus.MakeVariant(""), uint32(time.Now().Unix())).Err; err != nil {
 		t.Fatalf("click %q: %v", e.Label, err)
 	}
-}
-
-// lockedBuffer is a bytes buffer safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  []byte
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b = append(l.b, p...)
-	return len(p), nil
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return string(l.b)
 }
